@@ -1,0 +1,53 @@
+# Two commands for a new user (see README):
+#   make demo   run the main job on the embedded demo data (offline, CPU)
+#   make test   run the test suite
+# Both create .venv/ on first use and skip whatever is already installed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+# torch/torchvision pins for the reference machine. On aarch64 the only importable pair is older.
+ARCH := $(shell uname -m)
+ifeq ($(ARCH),aarch64)
+TORCH_PINS ?= torch==2.9.1 torchvision==0.24.1
+else
+TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
+endif
+
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+
+.PHONY: setup demo test lint format clean-venv
+
+setup: $(VENV)/.installed
+
+$(VENV)/.torch:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip "setuptools<81" wheel
+	$(BIN)/pip install --quiet $(TORCH_PINS)
+	touch $@
+
+# Re-installs the project (not torch) only when its metadata changes.
+$(VENV)/.installed: $(VENV)/.torch pyproject.toml
+	$(BIN)/pip install --quiet -e ".[dev]" $(TORCH_PINS) "setuptools<81"
+	touch $@
+
+demo: setup
+	$(BIN)/d2s demo --out results/demo
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@if [ -f Snakefile ]; then $(BIN)/snakefmt --check Snakefile workflow; fi
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	@if [ -f Snakefile ]; then $(BIN)/snakefmt Snakefile workflow; fi
+
+clean-venv:
+	rm -rf $(VENV)

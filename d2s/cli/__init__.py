@@ -1,0 +1,46 @@
+"""``d2s`` command line. Each sub-command lives in its own module exposing ``register``.
+
+Heavy imports (torch, timm, open_clip) happen inside the commands, so ``d2s --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: Sub-command modules under ``d2s.cli``; each defines ``register(subparsers)``.
+COMMANDS = ("params", "demo", "data")
+
+
+class CLIError(Exception):
+    """An error whose message is shown to the user as is (no traceback); exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="d2s", description="D2S (Describe-to-Score) reproducibility suite"
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"d2s.cli.{name}")
+        except ModuleNotFoundError as err:
+            if err.name == f"d2s.cli.{name}":
+                continue  # command not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CLIError as err:
+        print(f"d2s {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""D2S losses: feature entropy (Eq. 12), energy distance (Eq. 7), InfoNCE (Eq. 10), total (Eq. 11).
+
+Equation numbers refer to the D2S paper ("Describe-to-Score", see ``shared/paper``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ENTROPY_EPS = 1e-8
+
+
+def entropy(z: torch.Tensor) -> torch.Tensor:
+    """Shannon entropy of ``softmax(z)`` along the last dimension (Eq. 12).
+
+    ``H = -Σ_k p_k log(p_k + 1e-8)`` with ``p = softmax(z)`` at temperature 1; the feature is not
+    L2-normalised first.
+
+    Args:
+        z: features, shape ``(..., D)``.
+    Returns:
+        entropies, shape ``(...)``.
+    """
+    p = z.softmax(dim=-1)
+    return -(p * torch.log(p + ENTROPY_EPS)).sum(dim=-1)
+
+
+def _pairwise_abs_sum(x: torch.Tensor) -> torch.Tensor:
+    """``Σ_{i<j} |x_i - x_j|`` in O(n log n): for sorted x, element k (0-based) appears with
+    sign + in k pairs and with sign − in n-1-k pairs."""
+    n = x.numel()
+    sorted_x, _ = torch.sort(x)
+    weights = 2 * torch.arange(n, device=x.device, dtype=x.dtype) - (n - 1)
+    return (sorted_x * weights).sum()
+
+
+def energy_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Energy distance between two 1-D samples (Székely & Rizzo, 2013; D2S Eq. 6–7).
+
+    ``2·mean_{i,j}|x_i − y_j| − mean_{i≠i'}|x_i − x_i'| − mean_{j≠j'}|y_j − y_j'|``, with the
+    diagonals excluded from the within-sample means (divisors n(n−1) and m(m−1)). The paper's
+    printed Eq. 7 has a sign slip inside the bracket; this is Eq. 6, the definition it cites.
+
+    The pairwise sums are computed by sorting, so the cost is O((n+m) log(n+m)) rather than
+    O(nm); the result is differentiable in both inputs.
+
+    Args:
+        x: first sample, shape ``(n,)``, n ≥ 2.
+        y: second sample, shape ``(m,)``, m ≥ 2.
+    Returns:
+        scalar tensor.
+    """
+    x, y = x.reshape(-1), y.reshape(-1)
+    n, m = x.numel(), y.numel()
+    if n < 2 or m < 2:
+        raise ValueError(f"energy_distance needs at least 2 values per sample, got {n} and {m}")
+    within_x = _pairwise_abs_sum(x)
+    within_y = _pairwise_abs_sum(y)
+    cross = _pairwise_abs_sum(torch.cat([x, y])) - within_x - within_y
+    return 2 * cross / (n * m) - 2 * within_x / (n * (n - 1)) - 2 * within_y / (m * (m - 1))
+
+
+def info_nce(v: torch.Tensor, t: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
+    """Symmetric CLIP-style InfoNCE between paired visual and text features (Eq. 10).
+
+    Both are L2-normalised; ``logits = v·tᵀ / temperature`` (fixed temperature, not learnt);
+    cross-entropy with the diagonal as target in the image→text and text→image directions,
+    averaged.
+
+    Args:
+        v: projected visual features, shape ``(B, D)``.
+        t: text features, shape ``(B, D)``; row i describes image i.
+        temperature: τ, 0.07 in the paper.
+    Returns:
+        scalar tensor.
+    """
+    if v.shape != t.shape:
+        raise ValueError(f"visual {tuple(v.shape)} and text {tuple(t.shape)} shapes differ")
+    logits = F.normalize(v, dim=-1) @ F.normalize(t, dim=-1).T / temperature
+    target = torch.arange(v.shape[0], device=v.device)
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Coefficients of Eq. 11: ``L = MSE + eal·L_eal + fal·L_fal`` (paper: λ = 5, γ = 0.01)."""
+
+    eal: float = 5.0
+    fal: float = 0.01
+
+
+def total_loss(
+    mse: torch.Tensor, eal: torch.Tensor, fal: torch.Tensor, weights: LossWeights = LossWeights()
+) -> torch.Tensor:
+    """Eq. 11: ``mse + λ·eal + γ·fal`` (all scalars)."""
+    return mse + weights.eal * eal + weights.fal * fal
+
+
+class InfoNCELoss(nn.Module):
+    """Module form of :func:`info_nce` with a fixed temperature."""
+
+    def __init__(self, temperature: float = 0.07) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, v: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return info_nce(v, t, self.temperature)
+
+
+class EnergyDistanceLoss(nn.Module):
+    """Module form of :func:`energy_distance`."""
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return energy_distance(x, y)

@@ -1,0 +1,51 @@
+"""Model factory: ``build(name, pretrained=False, **kwargs)`` for every named model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from .attention_pool import AttentionPool2d, GlobalAvgPool
+from .d2s import D2S
+
+#: Named D2S variants → constructor arguments. ``-gap`` is ablation case (a).
+D2S_VARIANTS: dict[str, dict] = {
+    "d2s-r18": dict(backbone="resnet18", pool="attn"),
+    "d2s-r50": dict(backbone="resnet50", pool="attn"),
+    "d2s-r18-gap": dict(backbone="resnet18", pool="gap"),
+    "d2s-r50-gap": dict(backbone="resnet50", pool="gap"),
+}
+
+#: Other model families register a builder here: ``name -> fn(pretrained=False, **kw)``.
+EXTRA_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def model_names() -> list[str]:
+    return sorted([*D2S_VARIANTS, *EXTRA_BUILDERS])
+
+
+def build(name: str, pretrained: bool = False, **kwargs) -> nn.Module:
+    """Build a model by name. D2S models are built as inference models unless ``proj_dim`` is set."""
+    if name in D2S_VARIANTS:
+        return D2S(pretrained=pretrained, **{**D2S_VARIANTS[name], **kwargs})
+    if name in EXTRA_BUILDERS:
+        return EXTRA_BUILDERS[name](pretrained=pretrained, **kwargs)
+    raise KeyError(f"unknown model {name!r}; known models: {', '.join(model_names())}")
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of parameters of the model as built (the inference model for D2S)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = [
+    "AttentionPool2d",
+    "D2S",
+    "D2S_VARIANTS",
+    "EXTRA_BUILDERS",
+    "GlobalAvgPool",
+    "build",
+    "count_parameters",
+    "model_names",
+]

@@ -1,0 +1,103 @@
+"""The per-batch D2S objective: Eq. 11 composition, EAL modes and the ablation switches."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from d2s.losses import LossWeights, info_nce
+from d2s.models import build
+from d2s.objective import D2SObjective, ObjectiveConfig
+
+
+def _batch(step, batch=4):
+    gen = torch.Generator().manual_seed(step)
+    return dict(
+        images=torch.randn(batch, 3, 32, 32, generator=gen),
+        targets=torch.rand(batch, generator=gen),
+        text_features=torch.randn(batch, 512, generator=gen),
+        text_entropy=torch.rand(batch, generator=gen) + 5.5,
+        ids=torch.arange(step * batch, (step + 1) * batch),
+    )
+
+
+def _grads(model):
+    return [p.grad.clone() if p.grad is not None else None for p in model.parameters()]
+
+
+@pytest.mark.parametrize("eal_mode", ["released", "paper"])
+def test_total_is_eq11_and_released_eal_adds_no_gradient(eal_mode):
+    torch.manual_seed(0)
+    model = build("d2s-r18", proj_dim=512).eval()  # eval: identical forwards for the comparison
+    config = ObjectiveConfig(eal_mode=eal_mode, buffer_size=8, refresh_steps=4)
+    objective = D2SObjective(model, config)
+    for step in range(2):
+        out = objective(model, **_batch(step))
+    assert out["eal"].item() > 0
+    assert out["loss"].item() == pytest.approx(
+        (out["mse"] + 5 * out["eal"] + 0.01 * out["fal"]).item(), rel=1e-6
+    )
+    model.zero_grad()
+    out["loss"].backward()
+    full = _grads(model)
+
+    batch = _batch(1)
+    model.zero_grad()
+    score, projected = model.forward_train(batch["images"])
+    without_eal = F.mse_loss(score, batch["targets"]) + 0.01 * info_nce(
+        projected, batch["text_features"]
+    )
+    without_eal.backward()
+    same = all(torch.allclose(a, b, atol=1e-7) for a, b in zip(full, _grads(model), strict=True))
+    assert same == (eal_mode == "released")
+
+
+def test_vision_only_case_a_is_plain_mse():
+    model = build("d2s-r18-gap").eval()
+    objective = D2SObjective(model, ObjectiveConfig(use_eal=False, use_fal=False))
+    batch = _batch(0)
+    out = objective(model, batch["images"], batch["targets"])
+    assert out["loss"].item() == pytest.approx(
+        F.mse_loss(model(batch["images"]), batch["targets"]).item()
+    )
+    assert out["eal"].item() == 0 and out["fal"].item() == 0
+    assert objective.alignment is None and objective.after_step(model, None) == 0
+
+
+def test_fal_only_and_custom_weights():
+    model = build("d2s-r18", proj_dim=512).eval()
+    config = ObjectiveConfig(use_eal=False, weights=LossWeights(eal=0.0, fal=2.0))
+    objective = D2SObjective(model, config)
+    batch = _batch(0)
+    out = objective(model, **batch)
+    with torch.no_grad():
+        score, projected = model.forward_train(batch["images"])
+    expected = F.mse_loss(score, batch["targets"]) + 2.0 * info_nce(
+        projected, batch["text_features"]
+    )
+    assert out["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_a_training_step_with_refresh_runs_and_moves_the_momentum_model():
+    torch.manual_seed(0)
+    model = build("d2s-r18", proj_dim=512)
+    objective = D2SObjective(
+        model, ObjectiveConfig(eal_mode="paper", buffer_size=8, refresh_steps=2)
+    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-3)
+    store = torch.randn(16, 3, 32, 32)
+    mom_before = [p.clone() for p in objective.alignment.momentum_model.parameters()]
+    refreshed = 0
+    for step in range(3):
+        batch = _batch(step)
+        batch["images"] = store[batch["ids"]]
+        out = objective(model, **batch)
+        optimizer.zero_grad()
+        out["loss"].backward()
+        optimizer.step()
+        refreshed += objective.after_step(model, lambda ids: store[ids])
+    assert refreshed == 2 + 4 + 4  # len // 2 after 4, 8, 8 entries
+    moved = [
+        not torch.equal(a, b)
+        for a, b in zip(objective.alignment.momentum_model.parameters(), mom_before, strict=True)
+    ]
+    assert all(moved)
