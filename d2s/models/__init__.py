@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 
 from torch import nn
 
@@ -17,8 +17,14 @@ D2S_VARIANTS: dict[str, dict] = {
     "d2s-r50-gap": dict(backbone="resnet50", pool="gap"),
 }
 
-#: Other model families register a builder here: ``name -> fn(pretrained=False, **kw)``.
-EXTRA_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+#: Other model families: ``name -> "module:function"``, imported on first use so that building a
+#: D2S never imports the baselines (or pyiqa). Each function takes ``pretrained=False, **kw``.
+EXTRA_BUILDERS: dict[str, str] = {
+    "icnet": "baselines.icnet:icnet",
+    "iccorn": "baselines.iccorn:iccorn",
+    "hyperiqa": "baselines.iqa:hyperiqa",
+    "topiq": "baselines.iqa:topiq",
+}
 
 
 def model_names() -> list[str]:
@@ -30,7 +36,8 @@ def build(name: str, pretrained: bool = False, **kwargs) -> nn.Module:
     if name in D2S_VARIANTS:
         return D2S(pretrained=pretrained, **{**D2S_VARIANTS[name], **kwargs})
     if name in EXTRA_BUILDERS:
-        return EXTRA_BUILDERS[name](pretrained=pretrained, **kwargs)
+        module, function = EXTRA_BUILDERS[name].split(":")
+        return getattr(importlib.import_module(module), function)(pretrained=pretrained, **kwargs)
     raise KeyError(f"unknown model {name!r}; known models: {', '.join(model_names())}")
 
 
