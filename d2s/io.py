@@ -8,8 +8,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import torch
-
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -24,6 +22,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates owner-only files; give the output the permissions a plain open() would
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp_path.chmod(0o666 & ~umask)
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -31,6 +33,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 def atomic_save(obj, path: str | os.PathLike) -> None:
     """``torch.save`` that never leaves a partial file at ``path``."""
+    import torch  # here, so that importing d2s.io stays cheap for the data commands
+
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 

@@ -48,3 +48,24 @@ def test_packages_import():
     import d2s
 
     assert d2s.__version__ and baselines.__doc__
+
+
+def test_atomic_write_leaves_no_partial_file_and_normal_permissions(tmp_path):
+    import os
+
+    from d2s.io import atomic_path, atomic_write_text
+
+    target = tmp_path / "out.csv"
+    atomic_write_text("a,b\n", target)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.read_text() == "a,b\n"
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    try:
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert target.read_text() == "a,b\n"  # the old complete file survives the interruption
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]

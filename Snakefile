@@ -1,0 +1,21 @@
+# D2S reproducibility suite: the whole workflow. This file is a table of contents; the rules live
+# in workflow/rules/*.smk and every rule runs a `d2s` command (see README and DESIGN.md).
+import sys
+
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "workflow/config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+# Every rule runs the suite's CLI with the Python that runs Snakemake (no PATH assumptions).
+D2S = f"{sys.executable} -m d2s"
+
+
+# Datasets: demo data, downloads (Savoias, KADID-10K, KonIQ-10K, TID2013), user-placed sets
+# (IC9600, Nagle4k, VISC-C, VISC-CI) and split files.
+include: "workflow/rules/data.smk"

@@ -1,0 +1,275 @@
+"""Downloading, unpacking and verifying the scriptable datasets (Savoias, KADID, KonIQ, TID2013).
+
+Order of work, so that an interrupted run is never mistaken for a finished one:
+
+1. download each archive to ``<downloads>/<file>``: plain HTTP(S) goes to ``<file>.part`` first and
+   resumes with an HTTP ``Range`` request, then is renamed; Hugging Face files go through
+   ``huggingface_hub.hf_hub_download``, which resumes its own ``.incomplete`` files and renames too;
+2. unpack into a staging folder beside ``dest`` and move the dataset's files to ``dest``;
+3. verify ``dest`` (expected image count, every listed image decodes, labels in range);
+4. write the marker ``dest/.d2s-verified.json`` last. A folder without it is incomplete.
+
+Sources (DESIGN §3): pyiqa's Hugging Face dataset mirror ``chaofengc/IQA-PyTorch-Datasets``
+(archive names as in pyiqa's ``pyiqa/data/dataset_api.py``), the official archives (KADID/KonIQ:
+``datasets.vqa.mmsp-kn.de``; TID2013: ``ponomarenko.info``, a RAR that needs ``bsdtar``, ``unrar``
+or ``7z`` on PATH), and Savoias from GitHub ``esaraee/Savoias-Dataset`` (branch archive or
+``git clone``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import subprocess
+import tarfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from d2s.data.iqa import KONIQ_IMAGE_DIRS, KONIQ_SCORE_FILES
+from d2s.data.records import DatasetError
+from d2s.data.registry import get_spec
+from d2s.data.validate import read_marker, verify_complete, write_marker
+
+HF_REPO = "chaofengc/IQA-PyTorch-Datasets"
+SAVOIAS_GIT = "https://github.com/esaraee/Savoias-Dataset.git"
+
+#: dataset -> source -> list of ("url", URL) or ("hf", file in HF_REPO) or ("git", URL).
+SOURCES: dict[str, dict[str, list[tuple[str, str]]]] = {
+    "savoias": {
+        "github": [
+            ("url", "https://github.com/esaraee/Savoias-Dataset/archive/refs/heads/master.zip")
+        ],
+        "git": [("git", SAVOIAS_GIT)],
+    },
+    "kadid10k": {
+        "hf": [("hf", "kadid10k.tgz")],
+        "official": [("url", "https://datasets.vqa.mmsp-kn.de/archives/kadid10k.zip")],
+    },
+    "koniq10k": {
+        "hf": [("hf", "koniq10k.tgz")],
+        "official": [
+            ("url", "https://datasets.vqa.mmsp-kn.de/archives/koniq10k_512x384.zip"),
+            (
+                "url",
+                "https://datasets.vqa.mmsp-kn.de/archives/koniq10k_scores_and_distributions.zip",
+            ),
+        ],
+    },
+    "tid2013": {
+        "hf": [("hf", "tid2013.tgz")],
+        "official": [("url", "https://www.ponomarenko.info/tid2013/tid2013.rar")],
+    },
+}
+DEFAULT_SOURCE = {"savoias": "github", "kadid10k": "hf", "koniq10k": "hf", "tid2013": "hf"}
+
+#: What a dataset folder must hold: for each entry, the names it may have (DESIGN §3 layouts).
+REQUIRED: dict[str, list[tuple[str, ...]]] = {
+    "savoias": [("Images",), ("Ground truth",)],
+    "kadid10k": [("dmos.csv",), ("images",)],
+    "koniq10k": [KONIQ_SCORE_FILES, KONIQ_IMAGE_DIRS],
+    "tid2013": [("mos_with_names.txt",), ("distorted_images",)],
+}
+
+CHUNK = 1 << 20
+
+
+def http_download(url: str, dest: str | os.PathLike, progress: bool = True, timeout: float = 60):
+    """Download ``url`` to ``dest``, resuming ``dest.part`` with a ``Range`` request.
+
+    ``dest`` appears only once the transfer is complete (rename of the ``.part`` file). A server
+    that ignores ``Range`` (answers 200) restarts the file from zero; a 416 answer means the part
+    file already holds everything.
+    """
+    from tqdm import tqdm
+
+    dest = Path(dest)
+    if dest.is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.is_file() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "d2s-suite"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and have:
+            os.replace(part, dest)
+            return dest
+        raise DatasetError(f"download of {url} failed: HTTP {err.code} {err.reason}") from err
+    except urllib.error.URLError as err:
+        raise DatasetError(f"download of {url} failed: {err.reason}") from err
+    with response:
+        resumed = response.status == 206
+        if not resumed:
+            have = 0
+        length = response.headers.get("Content-Length")
+        expected = have + int(length) if length is not None else None
+        with (
+            part.open("ab" if resumed else "wb") as out,
+            tqdm(
+                total=expected,
+                initial=have,
+                unit="B",
+                unit_scale=True,
+                desc=dest.name,
+                disable=not progress,
+                leave=False,
+            ) as bar,
+        ):
+            try:
+                while chunk := response.read(CHUNK):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+            except (OSError, http.client.HTTPException) as err:
+                raise DatasetError(
+                    f"download of {url} interrupted after {out.tell()} bytes ({err}); "
+                    "run again to resume"
+                ) from err
+    size = part.stat().st_size
+    if expected is not None and size != expected:
+        raise DatasetError(
+            f"download of {url} stopped at {size} of {expected} bytes; run again to resume"
+        )
+    os.replace(part, dest)
+    return dest
+
+
+def hf_download(filename: str, downloads: Path, repo_id: str = HF_REPO) -> Path:
+    """One file of a Hugging Face dataset repository (resumable, renamed when complete)."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = hf_hub_download(
+            repo_id=repo_id, filename=filename, repo_type="dataset", local_dir=downloads
+        )
+    except Exception as err:  # offline, gated, missing file: all end the same way for the user
+        raise DatasetError(
+            f"cannot download {filename} from Hugging Face {repo_id} ({type(err).__name__}: {err}); "
+            "check the network or try --source official"
+        ) from err
+    return Path(path)
+
+
+def unpack(archive: Path, into: Path, progress: bool = True) -> None:
+    """Unpack a zip, tar(.gz) or rar archive into ``into``."""
+    from tqdm import tqdm
+
+    into.mkdir(parents=True, exist_ok=True)
+    name = archive.name.lower()
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zf:
+            for member in tqdm(zf.infolist(), desc=f"unpack {archive.name}", disable=not progress):
+                zf.extract(member, into)  # zipfile strips absolute and '..' parts
+    elif name.endswith((".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz")):
+        with tarfile.open(archive) as tf:
+            members = tf.getmembers()
+            for member in tqdm(members, desc=f"unpack {archive.name}", disable=not progress):
+                tf.extract(member, into, filter="data")  # refuses links and paths out of `into`
+    elif name.endswith(".rar"):
+        for tool, args in (
+            ("bsdtar", ["-xf", str(archive), "-C", str(into)]),
+            ("unrar", ["x", "-o+", str(archive), str(into) + os.sep]),
+            ("7z", ["x", "-y", f"-o{into}", str(archive)]),
+        ):
+            if shutil.which(tool):
+                subprocess.run([tool, *args], check=True)
+                return
+        raise DatasetError(f"{archive}: unpacking RAR needs bsdtar, unrar or 7z on PATH")
+    else:
+        raise DatasetError(f"{archive}: unknown archive type")
+
+
+def _shallowest(tree: Path, names: tuple[str, ...]) -> Path | None:
+    found = [p for name in names for p in tree.rglob(name) if "__MACOSX" not in p.parts]
+    return min(found, key=lambda p: (len(p.parts), str(p))) if found else None
+
+
+def locate(required: list[tuple[str, ...]], tree: Path, what: str) -> list[Path]:
+    """The shallowest path under ``tree`` for each required entry; raise naming a missing one."""
+    found = []
+    for names in required:
+        path = tree if tree.name in names else _shallowest(tree, names)
+        if path is None:
+            raise DatasetError(f"{what} holds no {' or '.join(repr(n) for n in names)}")
+        found.append(path)
+    return found
+
+
+def assemble(dataset: str, staging: Path, dest: Path, required=None) -> None:
+    """Move the dataset's files from an unpacked tree to ``dest`` in the official layout."""
+    found = locate(
+        required or REQUIRED[dataset],
+        staging,
+        f"the unpacked archive(s) for {dataset} (try another --source, or place the files in "
+        f"{dest} by hand)",
+    )
+    if dest.exists():
+        shutil.rmtree(dest)  # an earlier, unverified attempt
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    parents = {p.parent for p in found}
+    if len(parents) == 1:
+        os.replace(parents.pop(), dest)
+    else:
+        dest.mkdir()
+        for path in found:
+            os.replace(path, dest / path.name)
+
+
+def fetch_dataset(
+    dataset: str,
+    dest: str | os.PathLike,
+    source: str | None = None,
+    downloads: str | os.PathLike | None = None,
+    progress: bool = True,
+    keep_archives: bool = True,
+) -> dict:
+    """Download, unpack, verify and mark ``dataset`` at ``dest``; return the verified record.
+
+    A ``dest`` that already holds a marker for ``dataset`` is returned as is.
+    """
+    spec = get_spec(dataset)
+    if spec.name not in SOURCES:
+        raise DatasetError(
+            f"{spec.title} cannot be downloaded by script. {spec.how_to_get}; "
+            f"then run 'd2s data place {spec.name} --src PATH --dest DIR'"
+        )
+    dest = Path(dest)
+    marker = read_marker(dest)
+    if marker is not None and marker.get("dataset") == spec.name:
+        return marker
+    source = source or DEFAULT_SOURCE[spec.name]
+    if source not in SOURCES[spec.name]:
+        raise DatasetError(f"{spec.title} sources: {', '.join(SOURCES[spec.name])}, not {source!r}")
+    downloads = Path(downloads) if downloads else dest.parent / "downloads" / spec.name
+    staging = dest.parent / f".{dest.name}.unpack"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    archives = []
+    try:
+        for how, what in SOURCES[spec.name][source]:
+            if how == "url":
+                archive = http_download(what, downloads / what.rsplit("/", 1)[-1], progress)
+            elif how == "hf":
+                archive = hf_download(what, downloads)
+            else:
+                subprocess.run(
+                    ["git", "clone", "--depth", "1", what, str(staging / "repo")], check=True
+                )
+                continue
+            archives.append(archive)
+            unpack(archive, staging, progress)
+        assemble(spec.name, staging, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    summary = verify_complete(spec.name, dest, progress=progress)
+    write_marker(spec.name, dest, summary)
+    if not keep_archives:
+        for archive in archives:
+            archive.unlink(missing_ok=True)
+    return read_marker(dest) or {}
