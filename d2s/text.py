@@ -69,6 +69,11 @@ def _weights_id(pretrained: str | None) -> str:
     return pretrained
 
 
+def encoder_id(model_name: str = CLIP_MODEL, pretrained: str | None = CLIP_PRETRAINED) -> str:
+    """Identifier of an encoder's architecture and weights (known without building it)."""
+    return f"open_clip:{model_name}:{_weights_id(pretrained)}"
+
+
 def load_text_encoder(
     model_name: str = CLIP_MODEL,
     pretrained: str | None = CLIP_PRETRAINED,
@@ -91,8 +96,7 @@ def load_text_encoder(
     else:
         model = open_clip.create_model(model_name, pretrained=pretrained)
     tokenizer = open_clip.get_tokenizer(model_name, context_length=CONTEXT_LENGTH)
-    encoder_id = f"open_clip:{model_name}:{_weights_id(pretrained)}"
-    return FrozenTextEncoder(model, tokenizer, encoder_id).to(device)
+    return FrozenTextEncoder(model, tokenizer, encoder_id(model_name, pretrained)).to(device)
 
 
 def embed_captions(
@@ -117,6 +121,19 @@ def captions_key(captions: list[str], encoder_id: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def _cache_path(cache_dir: str | os.PathLike, key: str) -> Path:
+    return Path(cache_dir) / f"text-features-{key[:20]}.pt"
+
+
+def _read_cache(path: Path, key: str) -> dict[str, torch.Tensor] | None:
+    if not path.exists():
+        return None
+    cached = torch.load(path, map_location="cpu", weights_only=True)
+    if cached.get("key") != key:
+        return None
+    return {"features": cached["features"], "entropy": cached["entropy"]}
+
+
 def cached_text_features(
     captions: list[str],
     encoder: FrozenTextEncoder,
@@ -131,11 +148,10 @@ def cached_text_features(
     "entropy": (N,)}``.
     """
     key = captions_key(captions, encoder.encoder_id)
-    path = Path(cache_dir) / f"text-features-{key[:20]}.pt"
-    if path.exists():
-        cached = torch.load(path, map_location="cpu", weights_only=True)
-        if cached.get("key") == key:
-            return {"features": cached["features"], "entropy": cached["entropy"]}
+    path = _cache_path(cache_dir, key)
+    cached = _read_cache(path, key)
+    if cached is not None:
+        return cached
     features, entropies = embed_captions(captions, encoder, batch_size, progress)
     atomic_save(
         {
@@ -148,3 +164,20 @@ def cached_text_features(
         path,
     )
     return {"features": features, "entropy": entropies}
+
+
+def text_features(
+    captions: list[str],
+    cache_dir: str | os.PathLike,
+    pretrained: str | None = CLIP_PRETRAINED,
+    model_name: str = CLIP_MODEL,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> dict[str, torch.Tensor]:
+    """Like :func:`cached_text_features`, but builds the encoder only on a cache miss."""
+    key = captions_key(captions, encoder_id(model_name, pretrained))
+    cached = _read_cache(_cache_path(cache_dir, key), key)
+    if cached is not None:
+        return cached
+    encoder = load_text_encoder(model_name, pretrained, device)
+    return cached_text_features(captions, encoder, cache_dir, progress=progress)

@@ -113,3 +113,20 @@ def test_cache_is_rebuilt_when_a_caption_or_the_encoder_changes(text_encoder, tm
 def test_unknown_weights_fail_loudly_offline(bad):
     with pytest.raises(RuntimeError):
         load_text_encoder(pretrained=bad)
+
+
+def test_text_features_builds_the_encoder_only_on_a_cache_miss(text_encoder, tmp_path, monkeypatch):
+    import d2s.text as text
+
+    first = text.text_features(CAPTIONS[:2], tmp_path, pretrained=None, progress=False)
+    direct, _ = embed_captions(CAPTIONS[:2], text_encoder, progress=False)
+    assert torch.allclose(first["features"], direct, atol=1e-5)
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("encoder built although the cache holds these captions")
+
+    monkeypatch.setattr(text, "load_text_encoder", no_build)
+    again = text.text_features(CAPTIONS[:2], tmp_path, pretrained=None, progress=False)
+    assert torch.equal(again["features"], first["features"])
+    with pytest.raises(AssertionError, match="encoder built"):
+        text.text_features(CAPTIONS[1:], tmp_path, pretrained=None, progress=False)

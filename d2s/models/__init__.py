@@ -24,6 +24,9 @@ EXTRA_BUILDERS: dict[str, str] = {
     "iccorn": "baselines.iccorn:iccorn",
     "hyperiqa": "baselines.iqa:hyperiqa",
     "topiq": "baselines.iqa:topiq",
+    "caption-only": "d2s.models.text_heads:caption_only",
+    "concat-r18": "d2s.models.text_heads:concat_r18",
+    "concat-r50": "d2s.models.text_heads:concat_r50",
 }
 
 

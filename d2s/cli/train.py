@@ -1,0 +1,41 @@
+"""``d2s train``: train one model on one split (config file plus ``key=value`` overrides)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train one model on one split",
+        description="Train one model; resumes from OUT/last.pt, skips a complete run. "
+        "Keys: see d2s/training/config.py (TrainConfig).",
+    )
+    p.add_argument("--config", type=Path, help="YAML file of config keys")
+    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. epochs=5"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from d2s.cli import CLIError
+    from d2s.data import DatasetError
+    from d2s.training import ConfigError, load_config, parse_overrides, train
+    from d2s.training.checkpoint import CheckpointError
+
+    try:
+        config = load_config(args.config, parse_overrides(args.overrides))
+        metrics = train(config, args.out, progress=not args.no_progress)
+    except (ConfigError, DatasetError, CheckpointError) as err:
+        raise CLIError(str(err)) from None
+    print(
+        f"{config.model} on {config.dataset} ({config.test_split}): srcc {metrics['srcc']:.4f} "
+        f"plcc {metrics['plcc']:.4f} rmse {metrics['rmse']:.4f} rmae {metrics['rmae']:.4f} "
+        f"[select {config.select}, epoch {metrics['selected_epoch']}] → {args.out / 'metrics.json'}"
+    )
+    return 0

@@ -1,0 +1,95 @@
+"""Checkpoints: plain tensors and primitives only, so they load with ``weights_only=True``.
+
+Two kinds share one envelope ``{"format": FORMAT, "version": VERSION, "kind": ..., ...}``:
+
+- ``model``: the weights of a trained model plus what is needed to rebuild it (model name,
+  constructor arguments, training config) — what ``d2s evaluate`` and ``d2s score`` read.
+- ``state``: everything needed to resume a run at an epoch boundary (model, optimiser,
+  scheduler, EAL buffers and momentum model, history, RNG state).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from d2s.io import atomic_save
+
+FORMAT = "d2s-suite-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used here; the message names the file and the reason."""
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike, kind: str) -> None:
+    atomic_save({"format": FORMAT, "version": VERSION, "kind": kind, **payload}, path)
+
+
+def read_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
+    """Load and check the envelope (never executes pickled code: ``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(
+            f"{path}: not a loadable checkpoint ({type(err).__name__}: {str(err)[:200]})"
+        ) from err
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a d2s-suite checkpoint (no '{FORMAT}' header)")
+    if data.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint version {data.get('version')} is not supported by this suite "
+            f"(expects {VERSION})"
+        )
+    if kind is not None and data.get("kind") != kind:
+        raise CheckpointError(f"{path}: holds a {data.get('kind')!r} checkpoint, expected {kind!r}")
+    return data
+
+
+def load_weights(
+    model: nn.Module,
+    state_dict: dict[str, torch.Tensor],
+    source: str,
+    may_lack: tuple[str, ...] = (),
+) -> None:
+    """``load_state_dict`` with a message that says which model the weights do not fit.
+
+    ``may_lack``: key prefixes of ``model`` the weights may leave out (e.g. the projection).
+    """
+    try:
+        result = model.load_state_dict(state_dict, strict=False)
+    except RuntimeError as err:  # shape mismatches
+        raise CheckpointError(
+            f"{source}: weights do not fit {type(model).__name__}: {str(err)[:300]}"
+        ) from None
+    missing = [k for k in result.missing_keys if not (may_lack and k.startswith(may_lack))]
+    unexpected = result.unexpected_keys
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{source}: weights do not fit {type(model).__name__} "
+            f"(missing {len(missing)} keys, e.g. {missing[:3]}; "
+            f"unexpected {len(unexpected)}, e.g. {unexpected[:3]})"
+        )
+
+
+def load_model(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict]:
+    """Rebuild the trained model stored in a ``model`` checkpoint; returns ``(model, data)``."""
+    from d2s.models import build, model_names
+
+    data = read_checkpoint(path, kind="model")
+    name = data.get("model_name")
+    if name not in model_names():
+        raise CheckpointError(f"{path}: unknown model {name!r}")
+    model = build(name, pretrained=False, **data.get("model_kwargs", {}))
+    load_weights(model, data["state_dict"], str(path))
+    return model.to(device).eval(), data

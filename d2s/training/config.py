@@ -1,0 +1,216 @@
+"""Training configuration: one flat, typed record; YAML file plus ``key=value`` overrides.
+
+Every key is checked: an unknown key or a value of the wrong type stops the run with a message
+naming it. Defaults are the paper's D2S settings (DESIGN §1); model presets (e.g. ICNet's own
+recipe, DESIGN §2) apply unless the file or the command line sets the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EAL_MODES = ("released", "paper")
+SELECT_PROTOCOLS = ("test-plcc", "val")
+RECIPES = ("d2s", "icnet")
+
+
+class ConfigError(ValueError):
+    """A configuration key or value is invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # what to train
+    model: str = "d2s-r18"
+    use_eal: bool = True
+    use_fal: bool = True
+    eal_mode: str = "released"
+    select: str = "test-plcc"
+    eal_weight: float = 5.0
+    fal_weight: float = 0.01
+    temperature: float = 0.07
+    buffer_size: int = 2048
+    momentum: float = 0.995
+    refresh_steps: int = 50
+    # data
+    dataset: str = "ic9600"
+    root: str = ""
+    split_dir: str | None = None
+    train_split: str = "train"
+    test_split: str = "test"
+    val_split: str | None = None
+    val_fraction: float = 0.1
+    split_seed: int = 0
+    captions: str | None = None
+    clip_weights: str = "laion2b_s34b_b79k"
+    text_cache: str = "resources/cache/text"
+    image_size: int = 512
+    hflip: bool = True
+    # optimisation
+    recipe: str = "d2s"
+    seed: int = 42
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+    min_lr: float = 2.5e-5
+    pretrained: bool = True
+    pretrained_file: str | None = None
+    # execution
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    num_workers: int = 0
+    eval_batch_size: int = 64
+    run_label: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the result (not where or how fast it runs)."""
+        ignored = {"device", "num_workers", "eval_batch_size", "text_cache"}
+        payload = {k: v for k, v in self.to_dict().items() if k not in ignored}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def needs_text(self) -> bool:
+        """Whether the run reads caption features (D2S with EAL/FAL, caption-only, concat)."""
+        if self.model.startswith(("caption-only", "concat")):
+            return True
+        return self.model.startswith("d2s") and (self.use_eal or self.use_fal)
+
+    @property
+    def text_at_test(self) -> bool:
+        return self.model.startswith(("caption-only", "concat"))
+
+
+#: Defaults that differ per model (applied below the config file and the overrides).
+MODEL_PRESETS: dict[str, dict[str, Any]] = {
+    # ICNet's own recipe (Feng et al., 2022; DESIGN §2): SGD, lr 0.05, batch 64, 30 epochs.
+    "icnet": dict(recipe="icnet", lr=0.05, batch_size=64, epochs=30, use_eal=False, use_fal=False),
+    "iccorn": dict(recipe="icnet", lr=0.05, batch_size=64, epochs=30, use_eal=False, use_fal=False),
+}
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    default = _FIELDS[key].default
+    annotation = str(_FIELDS[key].type)
+    if value is None:
+        if "None" in annotation:
+            return None
+        raise ConfigError(f"config key {key!r} may not be null")
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                if value.lower() in ("true", "yes", "1"):
+                    return True
+                if value.lower() in ("false", "no", "0"):
+                    return False
+                raise ValueError(value)
+            if not isinstance(value, bool):
+                raise ValueError(value)
+            return value
+        if isinstance(default, int) and not isinstance(default, bool):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if key == "extra":
+            if not isinstance(value, dict):
+                raise ValueError(value)
+            return value
+        return str(value)
+    except (TypeError, ValueError):
+        kind = type(default).__name__ if default is not None else "string"
+        raise ConfigError(f"config key {key!r}: {value!r} is not a valid {kind}") from None
+
+
+def _check_keys(values: dict[str, Any], source: str) -> None:
+    for key in values:
+        if key not in _FIELDS:
+            close = difflib.get_close_matches(key, _FIELDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{source}: unknown config key {key!r}{hint}")
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["epochs=5", "eal_mode=paper"]`` → dict; values parsed as YAML scalars."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"override {pair!r} is not of the form key=value")
+        key, raw = pair.split("=", 1)
+        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    return out
+
+
+def load_config(
+    path: str | os.PathLike | None = None, overrides: dict[str, Any] | None = None
+) -> TrainConfig:
+    """Defaults ← model preset ← YAML file ← overrides, validated."""
+    from_file: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of config keys")
+        _check_keys(loaded, str(path))
+        from_file = loaded
+    overrides = overrides or {}
+    _check_keys(overrides, "command line")
+    explicit = {**from_file, **overrides}
+    model = str(explicit.get("model", TrainConfig.model))
+    preset = MODEL_PRESETS.get(model, {})
+    merged = {**preset, **explicit}
+    values = {k: _coerce(k, v) for k, v in merged.items()}
+    config = TrainConfig(**values)
+    validate(config)
+    return config
+
+
+def validate(config: TrainConfig) -> None:
+    from d2s.models import model_names
+
+    def one_of(key: str, allowed: tuple[str, ...]) -> None:
+        if getattr(config, key) not in allowed:
+            raise ConfigError(
+                f"config key {key!r}: {getattr(config, key)!r} is not one of {allowed}"
+            )
+
+    one_of("eal_mode", EAL_MODES)
+    one_of("select", SELECT_PROTOCOLS)
+    one_of("recipe", RECIPES)
+    if config.model not in model_names():
+        raise ConfigError(f"config key 'model': unknown model {config.model!r}")
+    if not config.root:
+        raise ConfigError("config key 'root' is required: the dataset folder")
+    for key in ("epochs", "batch_size", "image_size", "buffer_size", "refresh_steps"):
+        if getattr(config, key) < 1:
+            raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(config, key)}")
+    if not 0.0 <= config.momentum <= 1.0:
+        raise ConfigError(f"config key 'momentum' must lie in [0, 1], got {config.momentum}")
+    if not 0.0 < config.val_fraction < 1.0:
+        raise ConfigError(
+            f"config key 'val_fraction' must lie in (0, 1), got {config.val_fraction}"
+        )
+    if config.needs_text and not config.captions:
+        raise ConfigError(
+            f"model {config.model!r} with EAL/FAL or text input needs 'captions' "
+            "(a caption TSV: image<TAB>caption)"
+        )

@@ -1,0 +1,91 @@
+"""What a run reads: its splits, image transforms, and the caption features aligned to items."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torchvision import transforms
+
+from d2s.data import DatasetError, Item, load_items
+from d2s.data.splits import carve_validation
+
+from .config import TrainConfig
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def image_transform(size: int, train: bool, hflip: bool = True) -> transforms.Compose:
+    """Resize to ``size``², random horizontal flip when training, ImageNet normalisation."""
+    steps: list = [transforms.Resize((size, size))]
+    if train and hflip:
+        steps.append(transforms.RandomHorizontalFlip())
+    steps += [transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    return transforms.Compose(steps)
+
+
+def read_captions(path: str | Path) -> dict[str, str]:
+    """Caption TSV (header ``image<TAB>caption``) → ``{image name: caption}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: caption file not found")
+    captions: dict[str, str] = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, None)
+        if header is None or header[:2] != ["image", "caption"]:
+            raise DatasetError(f"{path}: line 1 must be the header 'image<TAB>caption'")
+        for line, row in enumerate(reader, start=2):
+            if len(row) != 2:
+                raise DatasetError(
+                    f"{path}:{line}: expected 2 tab-separated fields, got {len(row)}"
+                )
+            captions[row[0]] = row[1]
+    return captions
+
+
+@dataclass
+class Split:
+    """Items of one split and, when the run uses text, their caption features (row i ↔ item i)."""
+
+    name: str
+    items: list[Item]
+    text_features: torch.Tensor | None = None
+    text_entropy: torch.Tensor | None = None
+
+
+def load_split_items(config: TrainConfig, split: str) -> list[Item]:
+    if config.split_dir:
+        return load_items(config.dataset, config.root, split, split_dir=config.split_dir)
+    return load_items(config.dataset, config.root, split)
+
+
+def train_and_selection_items(config: TrainConfig) -> tuple[list[Item], list[Item] | None]:
+    """Training items and, for ``select: val``, the validation items (a seeded carve-out of
+    train unless the split folder has its own ``val_split``). The test set is not read here."""
+    train = load_split_items(config, config.train_split)
+    if config.select != "val":
+        return train, None
+    if config.val_split:
+        return train, load_split_items(config, config.val_split)
+    return carve_validation(train, config.val_fraction, config.split_seed)
+
+
+def attach_text(split: Split, captions: dict[str, str], config: TrainConfig) -> Split:
+    from d2s.text import text_features
+
+    missing = [item.name for item in split.items if item.name not in captions]
+    if missing:
+        raise DatasetError(
+            f"{config.captions}: no caption for {len(missing)} {split.name} image(s), "
+            f"e.g. {missing[0]!r}"
+        )
+    weights = None if config.clip_weights == "random" else config.clip_weights
+    table = text_features(
+        [captions[item.name] for item in split.items], config.text_cache, pretrained=weights
+    )
+    split.text_features, split.text_entropy = table["features"], table["entropy"]
+    return split

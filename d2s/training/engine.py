@@ -1,0 +1,289 @@
+"""``d2s train``: train one model on one split; resumable, deterministic on CPU for a seed.
+
+Outputs in the run folder (``metrics.json`` is written last, so its presence means "complete"):
+``last.pt`` (resume state, each epoch), ``best.pt`` (the selected model), ``log.csv`` (per epoch:
+losses split into MSE / EAL / FAL, lr, selection metrics), ``predictions.csv`` and
+``metrics.json`` (test metrics plus model, dataset, seed, ``eal_mode`` and ``select`` protocol).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from d2s.io import atomic_write_text
+
+from .checkpoint import CheckpointError, load_weights, read_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .data import (
+    Split,
+    attach_text,
+    image_transform,
+    load_split_items,
+    read_captions,
+    train_and_selection_items,
+)
+from .evaluation import predict, write_outputs
+from .tasks import Task, make_task
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Shuffling and augmentation of an epoch depend only on (seed, epoch): resumable exactly."""
+    return seed * 10_007 + epoch
+
+
+def make_optimizer(config: TrainConfig, task: Task, steps_per_epoch: int):
+    """``(optimizer, scheduler, step_per_iteration)`` for the run's recipe."""
+    params = [p for p in task.model.parameters() if p.requires_grad]
+    if config.recipe == "icnet":
+        from baselines.icnet import ICNetRecipe, icnet_lr_lambda
+
+        recipe = ICNetRecipe()
+        optimizer = torch.optim.SGD(
+            params, lr=config.lr, momentum=recipe.momentum, weight_decay=config.weight_decay
+        )
+        lr_lambda = icnet_lr_lambda(recipe, steps_per_epoch)
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda), True
+    # D2S (DESIGN §1): AdamW, one lr for all, cosine annealing per epoch down to min_lr.
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=config.epochs, eta_min=config.min_lr
+    )
+    return optimizer, scheduler, False
+
+
+class Run:
+    """A training run bound to its output folder."""
+
+    def __init__(self, config: TrainConfig, out: str | Path, progress: bool = True) -> None:
+        self.config = config
+        self.out = Path(out)
+        self.progress = progress
+        self.device = resolve_device(config.device)
+        self.cuda = self.device.type == "cuda"
+        self.captions = read_captions(config.captions) if config.captions else None
+
+    # data -----------------------------------------------------------------------------------
+    def _split(self, name: str, items, with_text: bool) -> Split:
+        split = Split(name, list(items))
+        if with_text:
+            attach_text(split, self.captions, self.config)
+        return split
+
+    def _loader(self, split: Split, train: bool, epoch: int = 0) -> DataLoader:
+        from d2s.data.torch_dataset import ImageDataset
+
+        cfg = self.config
+        dataset = ImageDataset(split.items, image_transform(cfg.image_size, train, cfg.hflip))
+        generator = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch))
+        return DataLoader(
+            dataset,
+            batch_size=cfg.batch_size if train else cfg.eval_batch_size,
+            shuffle=train,
+            drop_last=train and len(dataset) >= cfg.batch_size,
+            num_workers=cfg.num_workers,
+            generator=generator,
+            pin_memory=self.cuda,
+        )
+
+    def _batch(self, images, targets, ids, split: Split) -> dict[str, torch.Tensor]:
+        batch = {
+            "images": images.to(self.device, non_blocking=True),
+            "targets": targets.to(self.device, non_blocking=True),
+            "ids": ids,
+        }
+        if self.cuda and self.config.channels_last:
+            batch["images"] = batch["images"].contiguous(memory_format=torch.channels_last)
+        if split.text_features is not None:
+            batch["text_features"] = split.text_features[ids].to(self.device)
+            batch["text_entropy"] = split.text_entropy[ids].to(self.device)
+        return batch
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda and self.config.amp)
+
+    # training ---------------------------------------------------------------------------------
+    def train(self) -> dict:
+        cfg = self.config
+        self.out.mkdir(parents=True, exist_ok=True)
+        done = self.out / "metrics.json"
+        if done.exists() and json.loads(done.read_text()).get("fingerprint") == cfg.fingerprint():
+            print(f"{done}: run already complete")
+            return json.loads(done.read_text())
+        if self.device.type == "cpu":
+            torch.use_deterministic_algorithms(True, warn_only=True)
+
+        train_items, selection_items = train_and_selection_items(cfg)
+        train = self._split("train", train_items, cfg.needs_text)
+        if selection_items is not None:
+            selection = self._split("val", selection_items, cfg.text_at_test)
+        else:  # select: test-plcc — the released protocol picks the epoch on the test set
+            selection = self._split("test", load_split_items(cfg, cfg.test_split), cfg.text_at_test)
+
+        torch.manual_seed(cfg.seed)
+        task = make_task(cfg).to(self.device)
+        if self.cuda and cfg.channels_last:
+            task.model.to(memory_format=torch.channels_last)
+        steps = max(1, len(self._loader(train, True)))
+        optimizer, scheduler, per_iteration = make_optimizer(cfg, task, steps)
+        history: list[dict] = []
+        best: dict | None = None
+        start = self._resume(task, optimizer, scheduler, history)
+        if history:
+            best = max(history, key=lambda row: row["sel_plcc"])
+
+        train_set = self._loader(train, True).dataset
+
+        def fetch_images(ids: torch.Tensor) -> torch.Tensor:
+            # DESIGN §1: the momentum model re-reads refreshed entries with the training transform
+            return torch.stack([train_set[int(i)][0] for i in ids]).to(self.device)
+
+        for epoch in range(start, cfg.epochs):
+            torch.manual_seed(epoch_seed(cfg.seed, epoch))
+            started = time.time()
+            lr = optimizer.param_groups[0]["lr"]
+            sums = self._train_epoch(
+                task, train, epoch, optimizer, scheduler, per_iteration, fetch_images
+            )
+            if not per_iteration:
+                scheduler.step()
+            metrics = predict(
+                task, self._loader(selection, False), selection, self._batch, self._autocast
+            )[1]
+            row = {"epoch": epoch + 1, "lr": lr, **sums, "sel_split": selection.name}
+            row.update({f"sel_{k}": v for k, v in metrics.items()})
+            row["seconds"] = round(time.time() - started, 2)
+            history.append(row)
+            if best is None or row["sel_plcc"] > best["sel_plcc"]:
+                best = row
+                self._save_model(task, self.out / "best.pt", row)
+            self._write_log(history)
+            save_checkpoint(
+                {
+                    "fingerprint": cfg.fingerprint(),
+                    "epoch": epoch + 1,
+                    "task": task.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "history": history,
+                },
+                self.out / "last.pt",
+                kind="state",
+            )
+            if self.progress:
+                print(
+                    f"epoch {epoch + 1}/{cfg.epochs}: loss {sums['loss']:.4f} (mse {sums['mse']:.4f}, "
+                    f"eal {sums.get('eal', 0):.4f}, fal {sums.get('fal', 0):.4f}) "
+                    f"{selection.name} srcc {metrics['srcc']:.4f} plcc {metrics['plcc']:.4f}"
+                )
+        return self._finish(task, best)
+
+    def _train_epoch(self, task, train, epoch, optimizer, scheduler, per_iteration, fetch_images):
+        task.train()
+        sums: dict[str, float] = {}
+        loader = self._loader(train, True, epoch)
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch + 1}/{self.config.epochs}",
+            unit="batch",
+            disable=not self.progress,
+        )
+        for images, targets, ids in bar:
+            batch = self._batch(images, targets, ids, train)
+            with self._autocast():
+                parts = task.loss(batch)
+            loss = parts["loss"]
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"epoch {epoch + 1}: the training loss became {loss.item()}"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if per_iteration:
+                scheduler.step()
+            task.after_step(fetch_images)
+            for key, value in parts.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        return {k: v / max(1, len(loader)) for k, v in sums.items()}
+
+    # state ------------------------------------------------------------------------------------
+    def _resume(self, task, optimizer, scheduler, history: list[dict]) -> int:
+        path = self.out / "last.pt"
+        if not path.exists():
+            return 0
+        state = read_checkpoint(path, kind="state")
+        if state.get("fingerprint") != self.config.fingerprint():
+            raise CheckpointError(
+                f"{path}: was written by a different configuration; delete the run folder "
+                f"{self.out} (or choose another --out) to start afresh"
+            )
+        task.load_state_dict(state["task"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history.extend(state["history"])
+        print(f"resuming {self.out} after epoch {state['epoch']}")
+        return int(state["epoch"])
+
+    def _save_model(self, task: Task, path: Path, row: dict) -> None:
+        save_checkpoint(
+            {
+                "model_name": self.config.model,
+                "model_kwargs": task.model_kwargs,
+                "state_dict": task.inference_state_dict(),
+                "config": self.config.to_dict(),
+                "epoch": row["epoch"],
+                "image_size": self.config.image_size,
+            },
+            path,
+            kind="model",
+        )
+
+    def _write_log(self, history: list[dict]) -> None:
+        import pandas as pd
+
+        atomic_write_text(pd.DataFrame(history).to_csv(index=False), self.out / "log.csv")
+
+    def _finish(self, task: Task, best: dict) -> dict:
+        """Load the selected weights and evaluate the test set (its only read under select: val)."""
+        cfg = self.config
+        selected = read_checkpoint(self.out / "best.pt", kind="model")
+        # the saved model is the inference model: the training-only projection is not in it
+        load_weights(task.model, selected["state_dict"], str(self.out / "best.pt"), ("proj.",))
+        test = self._split("test", load_split_items(cfg, cfg.test_split), cfg.text_at_test)
+        predictions, metrics = predict(
+            task, self._loader(test, False), test, self._batch, self._autocast
+        )
+        summary = {
+            **metrics,
+            "model": cfg.model,
+            "dataset": cfg.dataset,
+            "test_split": cfg.test_split,
+            "seed": cfg.seed,
+            "eal_mode": cfg.eal_mode if cfg.model.startswith("d2s") and cfg.use_eal else None,
+            "select": cfg.select,
+            "selected_epoch": selected["epoch"],
+            "epochs": cfg.epochs,
+            "run_label": cfg.run_label,
+            "fingerprint": cfg.fingerprint(),
+            "config": cfg.to_dict(),
+        }
+        write_outputs(self.out, test.items, predictions, summary)
+        return summary
+
+
+def train(config: TrainConfig, out: str | Path, progress: bool = True) -> dict:
+    """Train (or resume, or skip if complete) one run; returns its ``metrics.json`` content."""
+    return Run(config, out, progress).train()

@@ -1,0 +1,43 @@
+"""Predicting a split and writing ``predictions.csv`` + ``metrics.json`` (the latter last)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from d2s.io import atomic_write_text
+from d2s.metrics import evaluate
+
+
+@torch.no_grad()
+def predict(
+    task, loader, split, make_batch: Callable, autocast: Callable
+) -> tuple[np.ndarray, dict]:
+    """Predictions for every item of ``split`` (in order) and their metrics."""
+    task.eval()
+    outputs = []
+    for images, targets, ids in loader:
+        batch = make_batch(images, targets, ids, split)
+        with autocast():
+            outputs.append(task.predict(batch).float().cpu())
+    predictions = torch.cat(outputs).numpy() if outputs else np.zeros(0)
+    return predictions, evaluate(predictions, [item.label for item in split.items])
+
+
+def write_outputs(out: Path, items, predictions: np.ndarray, summary: dict) -> None:
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "image": [item.name for item in items],
+            "target": [item.label for item in items],
+            "prediction": predictions,
+            "category": [item.category or "" for item in items],
+        }
+    )
+    atomic_write_text(table.to_csv(index=False), out / "predictions.csv")
+    atomic_write_text(json.dumps(summary, indent=2, default=str) + "\n", out / "metrics.json")

@@ -1,0 +1,139 @@
+"""One adapter per model family: how it is built, its training loss, and its prediction.
+
+The engine only talks to a :class:`Task`; adding a model family means adding an adapter here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from d2s.losses import LossWeights
+from d2s.models import D2S_VARIANTS, build
+from d2s.objective import D2SObjective, ObjectiveConfig
+
+from .config import TrainConfig
+
+Batch = dict[str, torch.Tensor]
+
+
+class Task(nn.Module):
+    """A model plus its training objective. ``model_kwargs`` rebuild the inference model."""
+
+    model_kwargs: dict = {}
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def predict(self, batch: Batch) -> torch.Tensor:
+        return self.model(batch["images"])
+
+    def after_step(self, fetch_images: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        """Called after each optimiser step."""
+
+    def inference_state_dict(self) -> dict[str, torch.Tensor]:
+        return self.model.state_dict()
+
+
+class D2STask(Task):
+    """D2S and its ablations (Table 5) with MSE + λ·EAL + γ·FAL (Eq. 11)."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        aligned = config.use_eal or config.use_fal
+        model = build(
+            config.model,
+            pretrained=config.pretrained,
+            pretrained_file=config.pretrained_file,
+            proj_dim=512 if aligned else None,
+        )
+        super().__init__(model)
+        self.objective = D2SObjective(
+            model,
+            ObjectiveConfig(
+                use_eal=config.use_eal,
+                use_fal=config.use_fal,
+                eal_mode=config.eal_mode,
+                weights=LossWeights(eal=config.eal_weight, fal=config.fal_weight),
+                temperature=config.temperature,
+                buffer_size=config.buffer_size,
+                momentum=config.momentum,
+                refresh_steps=config.refresh_steps,
+            ),
+        )
+
+    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        return self.objective(
+            self.model,
+            batch["images"],
+            batch["targets"],
+            batch.get("text_features"),
+            batch.get("text_entropy"),
+            batch["ids"],
+        )
+
+    def after_step(self, fetch_images) -> None:
+        self.objective.after_step(self.model, fetch_images)
+
+    def inference_state_dict(self) -> dict[str, torch.Tensor]:
+        return self.model.inference_state_dict()
+
+
+class BaselineTask(Task):
+    """ICNet / ICCORN: the model defines its own loss (``model.loss(images, targets)``)."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(build(config.model, pretrained=config.pretrained))
+
+    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        return self.model.loss(batch["images"], batch["targets"])
+
+
+class CaptionOnlyTask(Task):
+    """Table 7, caption only: MSE of an MLP on the caption feature."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(build(config.model))
+
+    def predict(self, batch: Batch) -> torch.Tensor:
+        return self.model(batch["text_features"])
+
+    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        mse = F.mse_loss(self.predict(batch).float(), batch["targets"].float())
+        return {"loss": mse, "mse": mse.detach()}
+
+
+class ConcatTask(Task):
+    """Table 7, image ⊕ caption: MSE of the joint head."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(
+            build(
+                config.model, pretrained=config.pretrained, pretrained_file=config.pretrained_file
+            )
+        )
+
+    def predict(self, batch: Batch) -> torch.Tensor:
+        return self.model(batch["images"], batch["text_features"])
+
+    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        mse = F.mse_loss(self.predict(batch).float(), batch["targets"].float())
+        return {"loss": mse, "mse": mse.detach()}
+
+
+def make_task(config: TrainConfig) -> Task:
+    if config.model in D2S_VARIANTS:
+        return D2STask(config)
+    if config.model in ("icnet", "iccorn"):
+        return BaselineTask(config)
+    if config.model == "caption-only":
+        return CaptionOnlyTask(config)
+    if config.model.startswith("concat"):
+        return ConcatTask(config)
+    raise ValueError(f"model {config.model!r} cannot be trained by d2s train")
