@@ -13,11 +13,21 @@ from torch import nn
 
 from d2s.losses import LossWeights
 from d2s.models import D2S_VARIANTS, build
+from d2s.models.text_heads import CaptionOnly, ConcatD2S
 from d2s.objective import D2SObjective, ObjectiveConfig
 
 from .config import TrainConfig
 
 Batch = dict[str, torch.Tensor]
+
+
+def predict_batch(model: nn.Module, batch: Batch) -> torch.Tensor:
+    """Scores ``(B,)`` of a batch: images, caption features, or both, as the model reads them."""
+    if isinstance(model, CaptionOnly):
+        return model(batch["text_features"])
+    if isinstance(model, ConcatD2S):
+        return model(batch["images"], batch["text_features"])
+    return model(batch["images"])
 
 
 class Task(nn.Module):
@@ -33,7 +43,7 @@ class Task(nn.Module):
         raise NotImplementedError
 
     def predict(self, batch: Batch) -> torch.Tensor:
-        return self.model(batch["images"])
+        return predict_batch(self.model, batch)
 
     def after_step(self, fetch_images: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
         """Called after each optimiser step."""

@@ -1,0 +1,78 @@
+"""``d2s evaluate``: score a trained model on another dataset (cross-dataset, Table 3)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from torch.utils.data import DataLoader
+
+from d2s.data import load_items
+from d2s.data.torch_dataset import ImageDataset
+
+from .checkpoint import load_model
+from .config import TrainConfig
+from .data import Split, attach_text, image_transform, read_captions
+from .engine import Run, resolve_device
+from .evaluation import predict, write_outputs
+from .tasks import Task
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    dataset: str,
+    root: str | Path,
+    out: str | Path,
+    split: str | None = None,
+    captions: str | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+) -> dict:
+    """Predict every item of ``dataset`` (or one ``split``) with the model in ``checkpoint``;
+    writes ``predictions.csv`` and ``metrics.json`` to ``out`` and returns the metrics."""
+    model, data = load_model(checkpoint, resolve_device(device))
+    trained = TrainConfig(**{k: v for k, v in data["config"].items() if k in _FIELDS})
+    config = dataclasses.replace(
+        trained,
+        dataset=dataset,
+        root=str(root),
+        captions=captions if captions is not None else trained.captions,
+        device=device,
+        eval_batch_size=batch_size,
+        split_dir=None,
+    )
+    run = Run(config, out, progress=False)
+    items = load_items(dataset, root, split)
+    target = Split(split or "all", items)
+    if config.text_at_test:
+        if not captions:
+            raise ValueError(f"model {config.model!r} reads captions at test time: pass --captions")
+        run.captions = read_captions(captions)
+        attach_text(target, run.captions, config)
+    loader = DataLoader(
+        ImageDataset(items, image_transform(config.image_size, train=False)), batch_size=batch_size
+    )
+    predictions, metrics = predict(Task(model), loader, target, run._batch, run._autocast)
+    summary = {
+        **metrics,
+        "model": config.model,
+        "checkpoint": str(checkpoint),
+        "trained_on": trained.dataset,
+        "dataset": dataset,
+        "test_split": split or "all",
+        "seed": trained.seed,
+        "eal_mode": trained.eal_mode
+        if trained.model.startswith("d2s") and trained.use_eal
+        else None,
+        "select": trained.select,
+        "selected_epoch": data.get("epoch"),
+        "run_label": trained.run_label,
+        "config": config.to_dict(),
+    }
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_outputs(out, items, predictions, summary)
+    return summary
+
+
+_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
