@@ -19,3 +19,6 @@ D2S = f"{sys.executable} -m d2s"
 # Datasets: demo data, downloads (Savoias, KADID-10K, KonIQ-10K, TID2013), user-placed sets
 # (IC9600, Nagle4k, VISC-C, VISC-CI) and split files.
 include: "workflow/rules/data.smk"
+# Captions (DESIGN §1.2): caption caches and cached CLIP text features; demo descriptions stand
+# in for BLIP.
+include: "workflow/rules/captions.smk"

@@ -106,6 +106,9 @@ class MomentumModel(nn.Module):
         self.module = copy.deepcopy(model)
         self.module.requires_grad_(False)
         self.module.eval()
+        # The MoM only ever runs inference; channels-last convolutions are faster for that on
+        # both CPU (oneDNN) and GPU, and the EMA update is indifferent to the memory layout.
+        self.module.to(memory_format=torch.channels_last)
 
     def train(self, mode: bool = True) -> MomentumModel:
         return super().train(False)
@@ -115,10 +118,12 @@ class MomentumModel(nn.Module):
         for ema, current in zip(self.module.parameters(), online.parameters(), strict=True):
             ema.lerp_(current.detach(), 1.0 - self.momentum)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def visual_entropy(self, images: torch.Tensor) -> torch.Tensor:
         """Entropies ``(B,)`` of the projected visual features of ``images``."""
-        _, projected = self.module.forward_train(images)
+        _, projected = self.module.forward_train(
+            images.contiguous(memory_format=torch.channels_last)
+        )
         return entropy(projected.float())
 
 

@@ -17,3 +17,13 @@ def text_encoder():
     from d2s.text import load_text_encoder
 
     return load_text_encoder(pretrained=None)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module of tiny models: on a shared 2-core machine, OpenMP
+    contention makes them about 10x slower with two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

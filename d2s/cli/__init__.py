@@ -10,7 +10,7 @@ import importlib
 import sys
 
 #: Sub-command modules under ``d2s.cli``; each defines ``register(subparsers)``.
-COMMANDS = ("params", "demo", "data", "train", "evaluate")
+COMMANDS = ("params", "demo", "data", "caption", "text_features", "train", "evaluate")
 
 
 class CLIError(Exception):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,23 +27,15 @@ def image_transform(size: int, train: bool, hflip: bool = True) -> transforms.Co
 
 
 def read_captions(path: str | Path) -> dict[str, str]:
-    """Caption TSV (header ``image<TAB>caption``) → ``{image name: caption}``."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: caption file not found")
-    captions: dict[str, str] = {}
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
-        if header is None or header[:2] != ["image", "caption"]:
-            raise DatasetError(f"{path}: line 1 must be the header 'image<TAB>caption'")
-        for line, row in enumerate(reader, start=2):
-            if len(row) != 2:
-                raise DatasetError(
-                    f"{path}:{line}: expected 2 tab-separated fields, got {len(row)}"
-                )
-            captions[row[0]] = row[1]
-    return captions
+    """Caption TSV (header ``image<TAB>caption``) → ``{image name: caption}``.
+
+    A caption cache written by ``d2s caption`` (it has a ``.json`` sidecar) must be complete; a
+    plain TSV without a sidecar (the demo's scene descriptions, a user's captions) is read as is.
+    """
+    from d2s.captions.cache import read_captions as read_cache
+    from d2s.captions.cache import sidecar_path
+
+    return read_cache(path, require_complete=sidecar_path(path).is_file())
 
 
 @dataclass

@@ -1,0 +1,74 @@
+"""The text-feature file of a caption cache: what training reads instead of running CLIP.
+
+DESIGN §1.2: the text encoder is frozen and the captions are fixed, so every caption's text feature
+and text entropy (Eq. 12) are constants, computed once. :func:`build_text_features` reads a
+complete caption cache, gets features and entropies through :func:`d2s.text.cached_text_features`
+(keyed by a hash of the captions and the encoder id, so a changed caption or encoder recomputes),
+and saves them at a path the workflow chooses, with the image names in the same order::
+
+    {"format": "d2s-text-features/1", "names": [...], "captions": [...],
+     "features": float32 (N, 512), "entropy": float32 (N,), "key": sha256, "encoder_id": str,
+     "captions_file": str, "caption_settings": {...}}
+
+Training looks a caption up by image name (:func:`load_text_features`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+FORMAT = "d2s-text-features/1"
+
+
+def build_text_features(
+    captions_file: str | os.PathLike,
+    out: str | os.PathLike,
+    encoder,
+    cache_dir: str | os.PathLike | None = None,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Embed every caption of the (complete) cache ``captions_file`` and save the result at ``out``.
+
+    ``encoder`` is a :class:`d2s.text.FrozenTextEncoder`; ``cache_dir`` (default: a
+    ``.text-feature-cache`` folder beside ``out``) holds the content-addressed entries of
+    :func:`d2s.text.cached_text_features`. Returns the saved record.
+    """
+    from d2s.io import atomic_save
+    from d2s.text import cached_text_features, captions_key
+
+    from .cache import read_captions, read_metadata
+
+    out = Path(out)
+    rows = read_captions(captions_file, require_complete=True)
+    names, captions = list(rows), list(rows.values())
+    cache_dir = Path(cache_dir) if cache_dir is not None else out.parent / ".text-feature-cache"
+    result = cached_text_features(
+        captions, encoder, cache_dir, batch_size=batch_size, progress=progress
+    )
+    record = {
+        "format": FORMAT,
+        "names": names,
+        "captions": captions,
+        "features": result["features"],
+        "entropy": result["entropy"],
+        "key": captions_key(captions, encoder.encoder_id),
+        "encoder_id": encoder.encoder_id,
+        "captions_file": str(captions_file),
+        "caption_settings": read_metadata(captions_file)["settings"],
+    }
+    atomic_save(record, out)
+    return record
+
+
+def load_text_features(path: str | os.PathLike) -> dict[str, Any]:
+    """A text-feature file written by :func:`build_text_features`, with ``index`` (name → row)."""
+    import torch
+
+    record = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if record.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a d2s text-feature file (format {record.get('format')!r})")
+    record["index"] = {name: row for row, name in enumerate(record["names"])}
+    return record

@@ -1,0 +1,115 @@
+"""``d2s caption``: caption a dataset into a resumable caption cache (DESIGN §1.2).
+
+    d2s caption --captioner blip|florence-cap1|florence-cap2|florence-cap3|demo
+                --dataset NAME --root ROOT --out FILE [--model PATH_OR_ID] [--split all]
+                [--batch-size B] [--device D] [--precision auto|fp32|bf16|fp16] [--workers N]
+
+``FILE`` is a TSV (``image<TAB>caption``) with the sidecar ``FILE.json``. Running again after a
+kill resumes; a cache made with other settings is refused. ``--captioner demo`` copies the demo's
+scene descriptions (``ROOT/captions.tsv``, or ``--model FILE``) into the same format: on the demo
+they stand in for BLIP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from d2s.captions.precision import PRECISIONS
+    from d2s.captions.prompts import CAPTIONERS
+
+    p = subparsers.add_parser(
+        "caption",
+        help="caption a dataset's images into a resumable caption cache",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--captioner", required=True, choices=CAPTIONERS)
+    p.add_argument(
+        "--model",
+        default=None,
+        help="hub id or local folder (default: Salesforce/blip-image-captioning-large for blip, "
+        "florence-community/Florence-2-large for florence-*); for demo: the captions.tsv to import",
+    )
+    p.add_argument("--dataset", required=True, help="dataset name, e.g. ic9600 (the demo: ic9600)")
+    p.add_argument("--root", required=True, help="dataset folder in its official layout")
+    p.add_argument("--out", required=True, help="caption cache TSV (sidecar: OUT.json)")
+    p.add_argument("--split", default="all", help="official split, or all (default)")
+    p.add_argument("--split-dir", default=None, help="folder of split files (d2s data splits)")
+    p.add_argument("--batch-size", type=int, default=16, help="images per batch (default 16)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p.add_argument("--workers", type=int, default=None, help="image loading workers")
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="load a Florence-2 repository with its own code (microsoft/Florence-2-*)",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar with images/s (default: on)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from d2s.captions.cache import CaptionCacheError
+    from d2s.cli import CLIError
+    from d2s.data import DatasetError, load_items
+
+    if args.batch_size < 1:
+        raise CLIError("--batch-size must be at least 1")
+    split = None if args.split == "all" else args.split
+    try:
+        items = load_items(args.dataset, args.root, split, args.split_dir)
+    except DatasetError as err:
+        raise CLIError(str(err)) from err
+    info = {"dataset": args.dataset, "root": str(args.root), "split": args.split}
+    try:
+        if args.captioner == "demo":
+            from d2s.captions.run import import_demo_captions
+
+            source = args.model or Path(args.root) / "captions.tsv"
+            record = import_demo_captions(source, items, args.out)
+        else:
+            record = _caption(args, items, info)
+    except (CaptionCacheError, DatasetError) as err:
+        raise CLIError(str(err)) from err
+    print(json.dumps(record, indent=2), file=sys.stdout)
+    return 0
+
+
+def _caption(args: argparse.Namespace, items, info) -> dict:
+    import torch
+
+    from d2s.captions.run import caption_items, load_captioner
+    from d2s.cli import CLIError
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    workers = args.workers if args.workers is not None else (4 if device.startswith("cuda") else 0)
+    try:
+        captioner = load_captioner(
+            args.captioner,
+            args.model,
+            device=device,
+            precision=args.precision,
+            trust_remote_code=args.trust_remote_code,
+        )
+    except (OSError, ValueError) as err:
+        raise CLIError(f"cannot load captioner {args.captioner!r}: {err}") from err
+    return caption_items(
+        captioner,
+        items,
+        args.out,
+        batch_size=args.batch_size,
+        workers=workers,
+        progress=args.progress,
+        info=info,
+    )

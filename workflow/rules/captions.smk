@@ -1,0 +1,92 @@
+# Captions and text features (DESIGN §1.2): every image of a dataset is captioned once into a
+# resumable cache (`d2s caption`), and the frozen CLIP text encoder turns the captions into cached
+# features and entropies (`d2s text-features`). On the demo, its own scene descriptions stand in
+# for BLIP (DESIGN §6) and the text encoder has random weights.
+# Needs RES, PUBLIC, USER_SETS, dataset_ready, dataset_root and D2S (Snakefile, data_common.smk).
+
+
+include: "captions_common.smk"
+
+
+rule captions_demo:
+    input:
+        descriptions=f"{RES}/demo/captions.tsv",
+        ready=f"{RES}/demo/demo.json",
+    output:
+        tsv=f"{RES}/captions/demo/blip.tsv",
+        meta=f"{RES}/captions/demo/blip.tsv.json",
+    log:
+        "logs/captions/demo_blip.log",
+    benchmark:
+        "benchmarks/captions/demo_blip.tsv"
+    params:
+        d2s=D2S,
+        root=f"{RES}/demo",
+    shell:
+        "{params.d2s} caption --captioner demo --dataset ic9600 --root {params.root:q}"
+        " --model {input.descriptions:q} --out {output.tsv:q} > {log:q} 2>&1"
+
+
+# The resumable cache lives in work/ (not a declared output, so Snakemake never deletes it after
+# a failure or kill); a finished cache is copied to the declared outputs, sidecar last.
+rule captions:
+    input:
+        ready=dataset_ready,
+    output:
+        tsv=f"{RES}/captions/{{dataset}}/{{captioner}}.tsv",
+        meta=f"{RES}/captions/{{dataset}}/{{captioner}}.tsv.json",
+    log:
+        "logs/captions/{dataset}_{captioner}.log",
+    benchmark:
+        "benchmarks/captions/{dataset}_{captioner}.tsv"
+    wildcard_constraints:
+        dataset="|".join(PUBLIC + USER_SETS),
+        captioner="|".join(CAPTIONERS),
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=CAPTIONS.get("runtime_min", 720),
+    params:
+        d2s=D2S,
+        root=dataset_root,
+        model=caption_model,
+        work=f"{RES}/captions/{{dataset}}/work/{{captioner}}.tsv",
+        batch_size=CAPTIONS.get("batch_size", 32),
+        device=CAPTIONS.get("device", "cuda"),
+        precision=CAPTIONS.get("precision", "auto"),
+    shell:
+        "{params.d2s} caption --captioner {wildcards.captioner} --model {params.model:q}"
+        " --dataset {wildcards.dataset} --root {params.root:q} --out {params.work:q}"
+        " --batch-size {params.batch_size} --device {params.device}"
+        " --precision {params.precision} --workers {threads} > {log:q} 2>&1"
+        " && cp {params.work:q} {output.tsv:q} && cp {params.work:q}.json {output.meta:q}"
+
+
+rule text_features:
+    input:
+        tsv=f"{RES}/captions/{{dataset}}/{{captioner}}.tsv",
+        meta=f"{RES}/captions/{{dataset}}/{{captioner}}.tsv.json",
+    output:
+        features=f"{RES}/text_features/{{dataset}}/{{captioner}}.pt",
+    log:
+        "logs/text_features/{dataset}_{captioner}.log",
+    benchmark:
+        "benchmarks/text_features/{dataset}_{captioner}.tsv"
+    wildcard_constraints:
+        captioner="|".join(CAPTIONERS),
+    resources:
+        mem_mb=8000,
+    params:
+        d2s=D2S,
+        weights=clip_weights,
+        cache_dir=f"{RES}/text_features/.cache",
+    shell:
+        "{params.d2s} text-features --captions {input.tsv:q} --out {output.features:q}"
+        " --clip-weights {params.weights:q} --cache-dir {params.cache_dir:q}"
+        " --no-progress > {log:q} 2>&1"
+
+
+rule captions_all:
+    input:
+        all_text_features(),
