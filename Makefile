@@ -33,8 +33,9 @@ $(VENV)/.installed: $(VENV)/.torch pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]" $(TORCH_PINS) "setuptools<81"
 	touch $@
 
+# The whole workflow on the demo configuration (outputs under results/demo/, labelled demo).
 demo: setup
-	$(BIN)/d2s demo --out results/demo
+	$(BIN)/snakemake --cores 2 --rerun-incomplete --configfile workflow/config/demo.yaml -- results/demo/all
 
 test: setup
 	$(BIN)/pytest

@@ -22,3 +22,7 @@ include: "workflow/rules/data.smk"
 # Captions (DESIGN §1.2): caption caches and cached CLIP text features; demo descriptions stand
 # in for BLIP.
 include: "workflow/rules/captions.smk"
+# Training runs (wildcards: dataset, split, model, variant, seed) and cross-dataset evaluation.
+include: "workflow/rules/train.smk"
+# Tables 1-8 and the data of Figs. 10-11, beside the paper's numbers (results/paper/).
+include: "workflow/rules/tables.smk"

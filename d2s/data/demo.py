@@ -305,6 +305,8 @@ def _distort(image: Image.Image, kind: str, level: int, rng: np.random.Generator
 
 
 DISTORTIONS = (("blur", 0.9), ("noise", 1.0), ("jpeg", 0.8))
+DISTORTION_WORDS = {"blur": "blurred", "noise": "grainy", "jpeg": "blocky"}
+DEGREE_WORDS = ("slightly", "somewhat", "clearly", "strongly", "extremely")
 
 
 def make_demo(
@@ -381,8 +383,10 @@ def make_demo(
         root / "cross" / "labels.csv",
     )
 
-    # Distortion set: references under three distortions x five levels, KADID layout.
-    rows = []
+    # Distortion set: references under three distortions x five levels, KADID layout. Its
+    # captions (distortion/captions.tsv) describe the scene and, in words, how degraded it looks,
+    # as a captioner would; they stand in for BLIP on the demo's NR-IQA run.
+    rows, dist_captions = [], []
     dist_dir = root / "distortion" / "images"
     for r, reference in enumerate(references, start=1):
         ref_name = f"I{r:02d}.png"
@@ -398,6 +402,8 @@ def make_demo(
                     optimize=False,
                 )
                 dmos = round(5.0 - 4.0 * (level / 5) * weight, 2)
+                looks = f"{DEGREE_WORDS[level - 1]} {DISTORTION_WORDS[kind]}"
+                dist_captions.append((name, f"{captions[r - 1][1]}. the picture looks {looks}"))
                 rows.append(
                     {
                         "dist_img": name,
@@ -409,6 +415,10 @@ def make_demo(
     _write_text(
         pd.DataFrame(rows).to_csv(index=False, lineterminator="\n"),
         root / "distortion" / "dmos.csv",
+    )
+    _write_text(
+        "image\tcaption\n" + "".join(f"{n}\t{c}\n" for n, c in dist_captions),
+        root / "distortion" / "captions.tsv",
     )
 
     counts = {

@@ -51,6 +51,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     split_seed: int = 0
     captions: str | None = None
+    text_features: str | None = None
     clip_weights: str = "laion2b_s34b_b79k"
     text_cache: str = "resources/cache/text"
     image_size: int = 512
@@ -70,6 +71,7 @@ class TrainConfig:
     amp: bool = True
     channels_last: bool = True
     num_workers: int = 0
+    threads: int = 0
     eval_batch_size: int = 64
     run_label: str = ""
     extra: dict = field(default_factory=dict)
@@ -79,7 +81,7 @@ class TrainConfig:
 
     def fingerprint(self) -> str:
         """Hash of everything that changes the result (not where or how fast it runs)."""
-        ignored = {"device", "num_workers", "eval_batch_size", "text_cache"}
+        ignored = {"device", "num_workers", "threads", "eval_batch_size", "text_cache"}
         payload = {k: v for k, v in self.to_dict().items() if k not in ignored}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -209,8 +211,8 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError(
             f"config key 'val_fraction' must lie in (0, 1), got {config.val_fraction}"
         )
-    if config.needs_text and not config.captions:
+    if config.needs_text and not (config.captions or config.text_features):
         raise ConfigError(
             f"model {config.model!r} with EAL/FAL or text input needs 'captions' "
-            "(a caption TSV: image<TAB>caption)"
+            "(a caption TSV: image<TAB>caption) or 'text_features' (from d2s text-features)"
         )

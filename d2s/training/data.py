@@ -65,15 +65,31 @@ def train_and_selection_items(config: TrainConfig) -> tuple[list[Item], list[Ite
     return carve_validation(train, config.val_fraction, config.split_seed)
 
 
-def attach_text(split: Split, captions: dict[str, str], config: TrainConfig) -> Split:
-    from d2s.text import text_features
+def attach_text(split: Split, captions: dict[str, str] | None, config: TrainConfig) -> Split:
+    """Caption features and entropies for every item of ``split``, row i ↔ item i.
 
-    missing = [item.name for item in split.items if item.name not in captions]
+    From ``config.text_features`` (a file of ``d2s text-features``: no encoder runs) when set,
+    else by embedding the ``captions`` through the content-addressed cache of :mod:`d2s.text`.
+    """
+    if config.text_features:
+        from d2s.captions.features import load_text_features
+
+        record = load_text_features(config.text_features)
+        index, source = record["index"], config.text_features
+    else:
+        index, source = captions, config.captions
+    missing = [item.name for item in split.items if item.name not in index]
     if missing:
         raise DatasetError(
-            f"{config.captions}: no caption for {len(missing)} {split.name} image(s), "
-            f"e.g. {missing[0]!r}"
+            f"{source}: no caption for {len(missing)} {split.name} image(s), e.g. {missing[0]!r}"
         )
+    if config.text_features:
+        rows = [index[item.name] for item in split.items]
+        split.text_features = record["features"][rows].float()
+        split.text_entropy = record["entropy"][rows].float()
+        return split
+    from d2s.text import text_features
+
     weights = None if config.clip_weights == "random" else config.clip_weights
     table = text_features(
         [captions[item.name] for item in split.items], config.text_cache, pretrained=weights

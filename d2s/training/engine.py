@@ -72,7 +72,8 @@ class Run:
         self.progress = progress
         self.device = resolve_device(config.device)
         self.cuda = self.device.type == "cuda"
-        self.captions = read_captions(config.captions) if config.captions else None
+        use_captions = config.captions and not config.text_features
+        self.captions = read_captions(config.captions) if use_captions else None
 
     # data -----------------------------------------------------------------------------------
     def _split(self, name: str, items, with_text: bool) -> Split:
@@ -121,6 +122,8 @@ class Run:
         if done.exists() and json.loads(done.read_text()).get("fingerprint") == cfg.fingerprint():
             print(f"{done}: run already complete")
             return json.loads(done.read_text())
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
         if self.device.type == "cpu":
             torch.use_deterministic_algorithms(True, warn_only=True)
 

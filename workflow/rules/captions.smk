@@ -10,20 +10,23 @@ include: "captions_common.smk"
 
 rule captions_demo:
     input:
-        descriptions=f"{RES}/demo/captions.tsv",
+        descriptions=lambda w: f"{dataset_root(w)}/captions.tsv",
         ready=f"{RES}/demo/demo.json",
     output:
-        tsv=f"{RES}/captions/demo/blip.tsv",
-        meta=f"{RES}/captions/demo/blip.tsv.json",
+        tsv=f"{RES}/captions/{{dataset}}/blip.tsv",
+        meta=f"{RES}/captions/{{dataset}}/blip.tsv.json",
     log:
-        "logs/captions/demo_blip.log",
+        "logs/captions/{dataset}_blip.log",
     benchmark:
-        "benchmarks/captions/demo_blip.tsv"
+        "benchmarks/captions/{dataset}_blip.tsv"
+    wildcard_constraints:
+        dataset="demo|demo-distortion",
     params:
         d2s=D2S,
-        root=f"{RES}/demo",
+        name=lambda w: loader_name(w.dataset),
+        root=dataset_root,
     shell:
-        "{params.d2s} caption --captioner demo --dataset ic9600 --root {params.root:q}"
+        "{params.d2s} caption --captioner demo --dataset {params.name} --root {params.root:q}"
         " --model {input.descriptions:q} --out {output.tsv:q} > {log:q} 2>&1"
 
 

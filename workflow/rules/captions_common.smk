@@ -10,7 +10,7 @@ def caption_model(wildcards):
 
 
 def clip_weights(wildcards):
-    if wildcards.dataset == "demo":
+    if wildcards.dataset.startswith("demo"):
         return "random"
     return CAPTIONS.get("clip_weights", "laion2b_s34b_b79k")
 

@@ -11,6 +11,7 @@ rule data_demo:
         captions=f"{RES}/demo/captions.tsv",
         cross=f"{RES}/demo/cross/labels.csv",
         distortion=f"{RES}/demo/distortion/dmos.csv",
+        distortion_captions=f"{RES}/demo/distortion/captions.tsv",
         record=f"{RES}/demo/demo.json",
     log:
         "logs/data/demo.log",
@@ -70,11 +71,11 @@ rule data_splits:
     log:
         "logs/data/splits_{dataset}_{kind}.log",
     wildcard_constraints:
-        dataset="|".join(PUBLIC + USER_SETS + ["demo"]),
+        dataset="|".join(PUBLIC + USER_SETS + list(DEMO_DATASETS)),
         kind="official|val|sst|nriqa",
     params:
         d2s=D2S,
-        name=lambda w: "ic9600" if w.dataset == "demo" else w.dataset,
+        name=lambda w: loader_name(w.dataset),
         root=dataset_root,
         out=f"{RES}/splits/{{dataset}}/{{kind}}",
         seed=config.get("splits", {}).get("seed", 0),

@@ -3,6 +3,8 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from d2s.experiments import DEMO_DATASETS, dataset_folder, loader_name
+
 RES = config["resources"]
 DATASETS = config["datasets"]
 PUBLIC = ["savoias", "kadid10k", "koniq10k", "tid2013"]
@@ -29,12 +31,10 @@ def user_source(wildcards):
 
 
 def dataset_root(wildcards):
-    if wildcards.dataset == "demo":
-        return f"{RES}/demo"
-    return f"{RES}/datasets/{wildcards.dataset}"
+    return dataset_folder(wildcards.dataset, RES)
 
 
 def dataset_ready(wildcards):
-    if wildcards.dataset == "demo":
+    if wildcards.dataset.startswith("demo"):
         return f"{RES}/demo/demo.json"
     return verified(wildcards.dataset)

@@ -1,0 +1,235 @@
+"""The paper's run matrix: which training runs feed which table, and how each is configured.
+
+One module serves the Snakemake rules (what to run, with which ``d2s train`` overrides) and the
+table builders (where each row's results are), so the two can never disagree. A run lives at::
+
+    {results}/runs/{dataset}/{split}/{model}/{variant}/seed{seed}/    (metrics.json last)
+
+- ``dataset``: a workflow dataset name (``ic9600`` … or the demo's ``demo``, ``demo-cross``,
+  ``demo-distortion``, which stand in for IC9600, the cross-dataset targets and KADID-10K);
+- ``split``: ``official`` | ``sst10`` … | ``nriqa``;
+- ``variant``: ``default`` or ``_``-joined tokens, see :func:`variant_overrides`.
+
+Cross-dataset evaluations (Table 3) live at ``{results}/cross/{target}/{model}/{variant}/seed{seed}/``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+#: Workflow dataset name → (loader name, folder under resources, captions available).
+DEMO_DATASETS = {
+    "demo": ("ic9600", "demo"),
+    "demo-cross": ("visc-c", "demo/cross"),
+    "demo-distortion": ("kadid10k", "demo/distortion"),
+}
+REAL_DATASETS = (
+    "ic9600",
+    "savoias",
+    "nagle4k",
+    "visc-c",
+    "visc-ci",
+    "kadid10k",
+    "koniq10k",
+    "tid2013",
+)
+
+TABLE5_CASES = {  # Table 5: case → (model, variant)
+    "(a)": ("d2s-r18-gap", "no-align"),
+    "(b)": ("d2s-r18", "no-align"),
+    "(c)": ("d2s-r18", "eal-only"),
+    "(d)": ("d2s-r18", "fal-only"),
+    "(e)": ("d2s-r18", "default"),
+}
+PAPER_DEFAULTS = {"buffer_size": 2048, "momentum": 0.995, "refresh_steps": 50}
+
+
+def loader_name(dataset: str) -> str:
+    return DEMO_DATASETS[dataset][0] if dataset in DEMO_DATASETS else dataset
+
+
+def dataset_folder(dataset: str, resources: str) -> str:
+    if dataset in DEMO_DATASETS:
+        return f"{resources}/{DEMO_DATASETS[dataset][1]}"
+    if dataset not in REAL_DATASETS:
+        raise ValueError(f"unknown workflow dataset {dataset!r}")
+    return f"{resources}/datasets/{dataset}"
+
+
+def variant_overrides(variant: str, config: dict[str, Any]) -> dict[str, Any]:
+    """``d2s train`` overrides of a variant name (``default`` or tokens joined by ``_``).
+
+    Tokens: ``short`` (the 5-epoch protocol of Tables 2–3), ``nriqa`` (5 epochs at 384 px),
+    ``no-align`` / ``eal-only`` / ``fal-only`` (Table 5), ``M<n>`` / ``mom<m>`` / ``steps<n>``
+    (Table 6), ``eal<w>`` / ``fal<w>`` (Figs. 10–11), ``cap-<captioner>`` (Table 7).
+    """
+    out: dict[str, Any] = {}
+    if variant == "default":
+        return out
+    for token in variant.split("_"):
+        if token == "short":
+            out["epochs"] = config["short_epochs"]
+        elif token == "nriqa":
+            out["epochs"] = config["short_epochs"]
+            out["image_size"] = config["nriqa_image_size"]
+        elif token == "no-align":
+            out.update(use_eal=False, use_fal=False)
+        elif token == "eal-only":
+            out["use_fal"] = False
+        elif token == "fal-only":
+            out["use_eal"] = False
+        elif m := re.fullmatch(r"M(\d+)", token):
+            out["buffer_size"] = int(m[1])
+        elif m := re.fullmatch(r"mom(0\.\d+)", token):
+            out["momentum"] = float(m[1])
+        elif m := re.fullmatch(r"steps(\d+)", token):
+            out["refresh_steps"] = int(m[1])
+        elif m := re.fullmatch(r"eal(\d+(?:\.\d+)?)", token):
+            out["eal_weight"] = float(m[1])
+        elif m := re.fullmatch(r"fal(\d+(?:\.\d+)?)", token):
+            out["fal_weight"] = float(m[1])
+        elif m := re.fullmatch(r"cap-([a-z0-9-]+)", token):
+            out["captioner"] = m[1]
+        else:
+            raise ValueError(f"unknown variant token {token!r} in {variant!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    dataset: str
+    split: str
+    model: str
+    variant: str
+    seed: int
+
+    def folder(self, results: str) -> str:
+        return f"{results}/runs/{self.dataset}/{self.split}/{self.model}/{self.variant}/seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class CrossSpec:
+    """A Table 3 evaluation: ``source`` run scored on ``target``."""
+
+    source: RunSpec
+    target: str
+
+    def folder(self, results: str) -> str:
+        s = self.source
+        return f"{results}/cross/{self.target}/{s.model}/{s.variant}/seed{s.seed}"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table entry: a row label, a column group and the run (or evaluation) behind it."""
+
+    row: str
+    group: str
+    spec: RunSpec | CrossSpec
+
+
+def _seeds(config: dict, table: str) -> list[int]:
+    return list(config["experiments"][table].get("seeds", config["seeds"]))
+
+
+def table_cells(table: str, config: dict[str, Any]) -> list[Cell]:
+    """Every (row, group, run) of ``table`` (``table1`` … ``table7``, ``fig10``, ``fig11``)."""
+    exp = config["experiments"]
+    ic = exp["ic9600"]
+    spec = exp.get(table, {})
+    cells: list[Cell] = []
+    if table == "table1":
+        for model in spec["models"]:
+            for seed in _seeds(config, table):
+                cells.append(Cell(model, "", RunSpec(ic, "official", model, "default", seed)))
+    elif table == "table2":
+        for size in spec["sizes"]:
+            for model in spec["models"]:
+                for seed in _seeds(config, table):
+                    run = RunSpec(ic, f"sst{size}", model, "short", seed)
+                    cells.append(Cell(model, f"SST@{size}", run))
+    elif table == "table3":
+        for target in spec["targets"]:
+            for model in spec["models"]:
+                for seed in _seeds(config, table):
+                    source = RunSpec(ic, "official", model, "short", seed)
+                    cells.append(Cell(model, target, CrossSpec(source, target)))
+    elif table == "table4":
+        for dataset in spec["datasets"]:
+            for model in spec["models"]:
+                for seed in _seeds(config, table):
+                    cells.append(
+                        Cell(model, dataset, RunSpec(dataset, "nriqa", model, "nriqa", seed))
+                    )
+    elif table == "table5":
+        for case, (model, variant) in TABLE5_CASES.items():
+            for seed in _seeds(config, table):
+                cells.append(Cell(case, "", RunSpec(ic, "official", model, variant, seed)))
+    elif table == "table6":
+        defaults = {**PAPER_DEFAULTS, **config.get("training", {})}
+        grid = [("M", "buffer_size", v) for v in spec["buffer_sizes"]]
+        grid += [("mom", "momentum", v) for v in spec["momenta"]]
+        grid += [("steps", "refresh_steps", v) for v in spec["refresh_steps"]]
+        for prefix, key, value in grid:
+            variant = "default" if value == defaults[key] else f"{prefix}{value}"
+            for seed in _seeds(config, table):
+                run = RunSpec(ic, "official", "d2s-r18", variant, seed)
+                cells.append(Cell(f"{key}={value}", key, run))
+    elif table == "table7":
+        for captioner in spec["captioners"]:
+            for group, model in (("caption only", "caption-only"), ("concat", "concat-r18")):
+                for seed in _seeds(config, table):
+                    run = RunSpec(ic, "official", model, f"cap-{captioner}", seed)
+                    cells.append(Cell(captioner, group, run))
+    elif table in ("fig10", "fig11"):
+        key = "eal" if table == "fig10" else "fal"
+        default = config.get("training", {}).get(f"{key}_weight", 5.0 if key == "eal" else 0.01)
+        for model in spec.get("models", ["d2s-r18"]):
+            for weight in spec["weights"]:
+                variant = "default" if float(weight) == float(default) else f"{key}{weight}"
+                for seed in _seeds(config, table):
+                    run = RunSpec(ic, "official", model, variant, seed)
+                    cells.append(Cell(model, f"{key}_weight={weight}", run))
+    else:
+        raise ValueError(f"no run matrix for {table!r}")
+    return cells
+
+
+def run_overrides(spec: RunSpec, config: dict[str, Any]) -> dict[str, Any]:
+    """Every ``d2s train`` key of one run: shared training keys, protocol, split, variant, text."""
+    resources = config["resources"]
+    variant = variant_overrides(spec.variant, config)
+    captioner = variant.pop("captioner", "blip")
+    out: dict[str, Any] = {
+        **config.get("training", {}),
+        **(config.get("models") or {}).get(spec.model, {}),
+        **config.get("protocol", {}),
+        "model": spec.model,
+        "seed": spec.seed,
+        "dataset": loader_name(spec.dataset),
+        "root": dataset_folder(spec.dataset, resources),
+        "run_label": config.get("run_label", ""),
+        **variant,
+    }
+    if spec.split.startswith("sst"):
+        out.update(split_dir=f"{resources}/splits/{spec.dataset}/sst", train_split=spec.split)
+    elif spec.split == "nriqa":
+        out.update(split_dir=f"{resources}/splits/{spec.dataset}/nriqa")
+        if out.get("select") == "val":
+            out["val_split"] = "val"
+    elif spec.split != "official":
+        raise ValueError(f"unknown split {spec.split!r}")
+    if needs_text(out):
+        out["text_features"] = f"{resources}/text_features/{spec.dataset}/{captioner}.pt"
+    return out
+
+
+def needs_text(overrides: dict[str, Any]) -> bool:
+    model = overrides["model"]
+    if model == "caption-only" or model.startswith("concat"):
+        return True
+    return model.startswith("d2s") and (
+        overrides.get("use_eal", True) or overrides.get("use_fal", True)
+    )

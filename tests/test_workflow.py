@@ -1,0 +1,104 @@
+"""The Snakemake DAG of the paper and demo configurations, built in dry-run mode."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    """A fresh checkout (Snakefile, workflow/, the paper's numbers) with user-supplied sets
+    'placed' as empty folders, so the DAG can be built without the data."""
+    root = tmp_path_factory.mktemp("checkout")
+    shutil.copy(REPO / "Snakefile", root / "Snakefile")
+    shutil.copytree(REPO / "workflow", root / "workflow")
+    shutil.copytree(REPO / "results" / "paper", root / "results" / "paper")
+    datasets = {}
+    for name in ("ic9600", "nagle4k", "visc-c", "visc-ci"):
+        (root / "supplied" / name).mkdir(parents=True)
+        datasets[name] = {"path": str(root / "supplied" / name)}
+    (root / "placed.yaml").write_text(yaml.safe_dump({"datasets": datasets}))
+    return root
+
+
+def _dry_run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "8", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        check=False,
+        timeout=300,
+    )
+
+
+def _job_counts(output: str) -> dict[str, int]:
+    block = output.split("Job stats:", 1)[1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, flags=re.M)}
+
+
+def test_table1_needs_three_seeds_of_four_models_and_captions_once(checkout):
+    done = _dry_run(checkout, "results/table1.csv", "--configfile", "placed.yaml")
+    assert done.returncode == 0, done.stderr[-2000:]
+    jobs = _job_counts(done.stdout)
+    assert jobs["train"] == 12  # 3 seeds x {D2S-R18, D2S-R50, ICNet, ICCORN}
+    assert jobs["captions"] == 1 and jobs["text_features"] == 1  # IC9600, BLIP, once
+    assert jobs["data_place"] == 1 and jobs["table"] == 1
+    for seed in (42, 826, 1215):
+        for model in ("d2s-r18", "d2s-r50", "icnet", "iccorn"):
+            assert (
+                f"results/runs/ic9600/official/{model}/default/seed{seed}/metrics.json"
+                in done.stdout
+            )
+
+
+def test_every_paper_table_and_captions_once_per_dataset(checkout):
+    done = _dry_run(checkout, "results/all", "--configfile", "placed.yaml")
+    assert done.returncode == 0, done.stderr[-2000:]
+    jobs = _job_counts(done.stdout)
+    assert jobs["train"] == 180  # counted by hand from Tables 1-7 and Figs. 10-11
+    assert jobs["evaluate_cross"] == 48  # 12 short runs x 4 target sets
+    # BLIP for IC9600 and the three IQA sets, Florence-2 CapI-III for IC9600: each once
+    assert jobs["captions"] == 7 and jobs["text_features"] == 7
+    assert jobs["table"] == 10  # Tables 1-8 and the data of Figs. 10-11
+
+
+def test_fresh_checkout_says_what_to_place(tmp_path):
+    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(REPO / "workflow", tmp_path / "workflow")
+    done = _dry_run(tmp_path, "results/table1.csv")
+    out = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "IC9600 is missing" in out and "datasets.ic9600.path" in out
+
+
+def test_demo_dag_is_self_contained(checkout):
+    done = _dry_run(checkout, "results/demo/all", "--configfile", "workflow/config/demo.yaml")
+    assert done.returncode == 0, done.stderr[-2000:]
+    jobs = _job_counts(done.stdout)
+    assert jobs["data_demo"] == 1 and "data_place" not in jobs and "data_fetch" not in jobs
+    assert jobs["captions_demo"] == 2 and "captions" not in jobs  # scene descriptions, no BLIP
+    assert jobs["train"] == 48 and jobs["table"] == 10
+    assert "results/demo/runs/demo/official/d2s-r50/default/seed1215/metrics.json" in done.stdout
+    assert "results/runs/" not in done.stdout  # demo results never land beside paper results
+
+
+def test_unknown_config_key_is_named(checkout):
+    bad = checkout / "bad.yaml"
+    bad.write_text("experiments:\n  ic9600: demo\n  table9: {}\n")
+    done = _dry_run(
+        checkout, "results/demo/all", "--configfile", "workflow/config/demo.yaml", "bad.yaml"
+    )
+    assert done.returncode != 0
+    assert "table9" in done.stdout + done.stderr
