@@ -4,3 +4,12 @@ Reference reproducibility suite. See README.md and DESIGN notes in the docstring
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``d2s.load`` (:func:`d2s.scoring.load`) is imported on first use: ``import d2s`` stays light."""
+    if name == "load":
+        from d2s.scoring import load
+
+        return load
+    raise AttributeError(f"module 'd2s' has no attribute {name!r}")

@@ -10,7 +10,17 @@ import importlib
 import sys
 
 #: Sub-command modules under ``d2s.cli``; each defines ``register(subparsers)``.
-COMMANDS = ("params", "demo", "data", "caption", "text_features", "train", "evaluate")
+COMMANDS = (
+    "params",
+    "demo",
+    "data",
+    "caption",
+    "text_features",
+    "train",
+    "evaluate",
+    "score",
+    "export",
+)
 
 
 class CLIError(Exception):

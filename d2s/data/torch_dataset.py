@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from d2s.data.images import to_rgb
 from d2s.data.records import DatasetError, Item
 
 
@@ -16,7 +17,7 @@ def open_rgb(item: Item) -> Image.Image:
     try:
         with Image.open(item.path) as image:
             image.load()  # force the decode here, not lazily inside the transform
-            return image.convert("RGB")
+            return to_rgb(image)  # 16-bit, CMYK, alpha: one conversion everywhere
     except FileNotFoundError:
         raise DatasetError(f"{item.path}: image file missing (item {item.name!r})") from None
     except Exception as err:  # Pillow raises several types for broken files

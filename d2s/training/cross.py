@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader
 
 from d2s.data import load_items
 from d2s.data.torch_dataset import ImageDataset
+from d2s.data.validate import check_decodable
 
 from .checkpoint import load_model
 from .config import TrainConfig
@@ -30,6 +31,8 @@ def evaluate_checkpoint(
 ) -> dict:
     """Predict every item of ``dataset`` (or one ``split``) with the model in ``checkpoint``;
     writes ``predictions.csv`` and ``metrics.json`` to ``out`` and returns the metrics."""
+    items = load_items(dataset, root, split)
+    check_decodable(items)  # a bad image is named before any model is built
     model, data = load_model(checkpoint, resolve_device(device))
     trained = TrainConfig(**{k: v for k, v in data["config"].items() if k in _FIELDS})
     config = dataclasses.replace(
@@ -42,7 +45,6 @@ def evaluate_checkpoint(
         split_dir=None,
     )
     run = Run(config, out, progress=False)
-    items = load_items(dataset, root, split)
     target = Split(split or "all", items)
     if config.text_at_test:
         if not captions:

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from d2s.data.validate import check_decodable
 from d2s.io import atomic_write_text
 
 from .checkpoint import CheckpointError, load_weights, read_checkpoint, save_checkpoint
@@ -128,11 +129,19 @@ class Run:
             torch.use_deterministic_algorithms(True, warn_only=True)
 
         train_items, selection_items = train_and_selection_items(cfg)
+        # Every image must decode before any work is spent (a bad file is named). Test images
+        # are decoded, not scored: under select: val their labels stay unread until the end.
+        test_paths = load_split_items(cfg, cfg.test_split) if selection_items is None else []
+        check_decodable(
+            [*train_items, *(selection_items or []), *test_paths],
+            progress=self.progress,
+            desc="check images",
+        )
         train = self._split("train", train_items, cfg.needs_text)
         if selection_items is not None:
             selection = self._split("val", selection_items, cfg.text_at_test)
         else:  # select: test-plcc — the released protocol picks the epoch on the test set
-            selection = self._split("test", load_split_items(cfg, cfg.test_split), cfg.text_at_test)
+            selection = self._split("test", test_paths, cfg.text_at_test)
 
         torch.manual_seed(cfg.seed)
         task = make_task(cfg).to(self.device)
