@@ -107,7 +107,25 @@ def with_paper(summary: pd.DataFrame, paper: pd.DataFrame | None) -> pd.DataFram
     merged.loc[merged["_merge"] == "right_only", "status"] = "cited"
     merged["diff"] = merged["mean"] - merged["paper"]
     merged["note"] = merged["note"].fillna("")
-    return merged.drop(columns="_merge")
+    return _in_paper_order(merged.drop(columns="_merge"), paper, summary)
+
+
+def _in_paper_order(frame: pd.DataFrame, *sources: pd.DataFrame) -> pd.DataFrame:
+    """Rows and groups in the order the paper prints them (then the suite's own), metrics in
+    the order SRCC, PLCC, RMSE, RMAE, Params, Latency."""
+    order = {}
+    for key in ("row", "group"):
+        seen = list(dict.fromkeys(v for source in sources for v in source[key]))
+        order[key] = {v: i for i, v in enumerate(seen)}
+    metrics = {m: i for i, m in enumerate((*METRICS, "params_m", "latency_ms"))}
+    sort_key = pd.DataFrame(
+        {
+            "row": frame["row"].map(order["row"]),
+            "group": frame["group"].map(order["group"]),
+            "metric": frame["metric"].map(metrics).fillna(len(metrics)),
+        }
+    )
+    return frame.loc[sort_key.sort_values(["group", "row", "metric"], kind="stable").index]
 
 
 def finish(table: str, frame: pd.DataFrame, meta: dict[str, str]) -> pd.DataFrame:

@@ -6,7 +6,7 @@ rule table:
     input:
         unpack(table_inputs),
     output:
-        csv=RESULTS + "/{table}.csv",
+        csv=report(RESULTS + "/{table}.csv", category="Tables", labels={"table": "{table}"}),
         md=RESULTS + "/{table}.md",
     log:
         "logs/tables/{table}.log",

@@ -16,7 +16,8 @@ else:
     extra = None
     if table == "table1":
         latency = smk.input.get("latency") if hasattr(smk.input, "get") else None
-        extra = model_rows(config["experiments"]["table1"]["models"], latency)
+        models = [*config["experiments"]["table1"]["models"], "hyperiqa", "topiq"]
+        extra = model_rows(models, latency)  # HyperIQA, TOPIQ: params and latency only
     build_table(
         table,
         table_cells(table, config),
