@@ -26,5 +26,7 @@ include: "workflow/rules/captions.smk"
 include: "workflow/rules/train.smk"
 # Tables 1-8 and the data of Figs. 10-11, beside the paper's numbers (results/paper/).
 include: "workflow/rules/tables.smk"
+# Latency and throughput benchmarks (pytest --benchmark-only) → Table 1's Params/Latency, Fig. 3.
+include: "workflow/rules/benchmarks.smk"
 # The paper's figures (DESIGN §5) and the gallery page figures/all (figures/demo/all).
 include: "workflow/rules/figures.smk"

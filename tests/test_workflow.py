@@ -23,6 +23,7 @@ def checkout(tmp_path_factory):
     shutil.copy(REPO / "Snakefile", root / "Snakefile")
     shutil.copytree(REPO / "workflow", root / "workflow")
     shutil.copytree(REPO / "results" / "paper", root / "results" / "paper")
+    shutil.copytree(REPO / "tests", root / "tests")  # the benchmark suite feeds Table 1
     datasets = {}
     for name in ("ic9600", "nagle4k", "visc-c", "visc-ci"):
         (root / "supplied" / name).mkdir(parents=True)
@@ -55,6 +56,7 @@ def test_table1_needs_three_seeds_of_four_models_and_captions_once(checkout):
     assert jobs["train"] == 12  # 3 seeds x {D2S-R18, D2S-R50, ICNet, ICCORN}
     assert jobs["captions"] == 1 and jobs["text_features"] == 1  # IC9600, BLIP, once
     assert jobs["data_place"] == 1 and jobs["table"] == 1
+    assert jobs["benchmark_suite"] == 1 and jobs["latency_table"] == 1  # Params / Latency
     for seed in (42, 826, 1215):
         for model in ("d2s-r18", "d2s-r50", "icnet", "iccorn"):
             assert (

@@ -21,6 +21,7 @@ COMMANDS = (
     "score",
     "export",
     "figure",
+    "bench",
 )
 
 

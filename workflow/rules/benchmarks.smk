@@ -3,8 +3,10 @@
 # batched against per-prompt captioning; `d2s bench-table` turns the JSON into Table 1's Params /
 # Latency columns, the data of Fig. 3, and the ratios the efficiency claims are judged by.
 # The suite uses CUDA when torch sees a GPU (every call synchronised), the CPU otherwise; device,
-# threads and torch version are recorded with the results. Needs D2S (Snakefile).
+# threads and torch version are recorded with the results. Needs D2S (Snakefile); writes under
+# `{config["results"]}/benchmarks/`, where tables.smk reads latency.csv for Table 1.
 
+BENCH = f"{config.get('results', 'results')}/benchmarks"
 BENCH_TESTS = [
     "tests/test_bench_latency.py",
     "tests/test_bench_training.py",
@@ -16,7 +18,7 @@ rule benchmark_suite:
     input:
         tests=BENCH_TESTS,
     output:
-        json="results/benchmarks/pytest-benchmark.json",
+        json=f"{BENCH}/pytest-benchmark.json",
     log:
         "logs/benchmarks/pytest-benchmark.log",
     benchmark:
@@ -36,10 +38,10 @@ rule benchmark_suite:
 
 rule latency_table:
     input:
-        json="results/benchmarks/pytest-benchmark.json",
+        json=f"{BENCH}/pytest-benchmark.json",
     output:
-        csv="results/benchmarks/latency.csv",
-        ratios="results/benchmarks/latency_ratios.json",
+        csv=f"{BENCH}/latency.csv",
+        ratios=f"{BENCH}/latency_ratios.json",
     log:
         "logs/benchmarks/latency_table.log",
     benchmark:

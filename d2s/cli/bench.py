@@ -1,0 +1,66 @@
+"""``d2s bench-table BENCH_JSON --out CSV``: Table 1's Params / Latency columns and Fig. 3's data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bench-table",
+        help="turn a pytest-benchmark JSON into the latency table and its ratios",
+        description="Read the JSON written by `pytest --benchmark-only --benchmark-json=BENCH_JSON` "
+        "and write one row per timed model (params, median per-image latency, ratio to ICNet, "
+        "input size, device, threads, torch version) to CSV, and the derived ratios (D2S-R18 / "
+        "ICNet, D2S overhead over its backbone, batched captioning speed-up, D2S training step / "
+        "vision-only step) with the issue's targets to a JSON beside it.",
+    )
+    p.add_argument("bench_json", type=Path, metavar="BENCH_JSON")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/benchmarks/latency.csv"),
+        help="output CSV (default: results/benchmarks/latency.csv)",
+    )
+    p.add_argument(
+        "--ratios",
+        type=Path,
+        default=None,
+        help="output JSON of the ratios (default: <CSV stem>_ratios.json beside the CSV)",
+    )
+    p.add_argument(
+        "--require",
+        default=None,
+        help="comma-separated models that must be present "
+        "(default: d2s-r18,d2s-r50,icnet,iccorn,hyperiqa,topiq; '' for none)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from d2s.bench import TABLE1_MODELS, BenchmarkJSONError, write_latency_table
+    from d2s.cli import CLIError
+
+    if args.require is None:
+        required = TABLE1_MODELS
+    else:
+        required = tuple(m.strip() for m in args.require.split(",") if m.strip())
+    try:
+        table = write_latency_table(args.bench_json, args.out, args.ratios, required=required)
+    except BenchmarkJSONError as err:
+        raise CLIError(str(err)) from None
+    columns = ["model", "params_m", "latency_ms", "latency_ratio_to_icnet", "input_size"]
+    columns += ["over_icnet_paired", "overhead_over_backbone", "overhead_over_backbone_paired"]
+    columns += ["overhead_from_parts"]
+    with_device = table.iloc[0] if len(table) else None
+    if with_device is not None:
+        print(
+            f"device: {with_device['device']} ({with_device['device_name']}), "
+            f"threads {with_device['threads']}, torch {with_device['torch']}"
+        )
+    print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(json.dumps(table.attrs["ratios"]["targets"], indent=2))
+    print(f"wrote {args.out} and {table.attrs['ratios_path']}")
+    return 0
