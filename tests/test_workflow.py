@@ -91,7 +91,7 @@ def test_demo_dag_is_self_contained(checkout):
     jobs = _job_counts(done.stdout)
     assert jobs["data_demo"] == 1 and "data_place" not in jobs and "data_fetch" not in jobs
     assert jobs["captions_demo"] == 2 and "captions" not in jobs  # scene descriptions, no BLIP
-    assert jobs["train"] == 48 and jobs["table"] == 10
+    assert jobs["train"] == 35 and jobs["table"] == 10  # 12 (Table 1) + 23 trimmed extras
     assert "results/demo/runs/demo/official/d2s-r50/default/seed1215/metrics.json" in done.stdout
     assert "results/runs/" not in done.stdout  # demo results never land beside paper results
 
