@@ -35,7 +35,7 @@ $(VENV)/.installed: $(VENV)/.torch pyproject.toml
 
 # The whole workflow on the demo configuration (outputs under results/demo/, labelled demo).
 demo: setup
-	$(BIN)/snakemake --cores 2 --rerun-incomplete --configfile workflow/config/demo.yaml -- results/demo/all figures/demo/all
+	$(BIN)/snakemake --cores 2 --rerun-incomplete --keep-going --configfile workflow/config/demo.yaml -- results/demo/all figures/demo/all
 
 test: setup
 	$(BIN)/pytest

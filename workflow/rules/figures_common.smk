@@ -49,7 +49,9 @@ def figure_run_inputs(w):
 
 def figure_run_args(w):
     runs = figure_methods(w.fig) if w.fig in FIG_NAMES["runs"] else [("D2S-R18", probe_run())]
-    return " ".join(shlex.quote(f"{label}={spec.folder(RESULTS)}") for label, spec in runs)
+    return " ".join(
+        f"--run {shlex.quote(f'{label}={spec.folder(RESULTS)}')}" for label, spec in runs
+    )
 
 
 def figure_feature_inputs(w):
