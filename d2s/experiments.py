@@ -19,22 +19,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from d2s.data.registry import DATASETS
+
 #: Workflow dataset name → (loader name, folder under resources, captions available).
 DEMO_DATASETS = {
     "demo": ("ic9600", "demo"),
     "demo-cross": ("visc-c", "demo/cross"),
     "demo-distortion": ("kadid10k", "demo/distortion"),
 }
-REAL_DATASETS = (
-    "ic9600",
-    "savoias",
-    "nagle4k",
-    "visc-c",
-    "visc-ci",
-    "kadid10k",
-    "koniq10k",
-    "tid2013",
-)
+REAL_DATASETS = tuple(DATASETS)
 
 TABLE5_CASES = {  # Table 5: case → (model, variant)
     "(a)": ("d2s-r18-gap", "no-align"),

@@ -16,17 +16,9 @@ import json
 import sys
 
 from d2s.cli import CLIError
+from d2s.data.registry import DATASETS
 
-DATASET_NAMES = (
-    "ic9600",
-    "savoias",
-    "nagle4k",
-    "visc-c",
-    "visc-ci",
-    "kadid10k",
-    "koniq10k",
-    "tid2013",
-)
+DATASET_NAMES = tuple(DATASETS)
 
 
 def _dataset_errors(func):
