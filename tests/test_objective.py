@@ -84,7 +84,7 @@ def test_a_training_step_with_refresh_runs_and_moves_the_momentum_model():
         model, ObjectiveConfig(eal_mode="paper", buffer_size=8, refresh_steps=2)
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-3)
-    store = torch.randn(16, 3, 32, 32)
+    store = torch.randn(16, 3, 64, 64)  # 2x2 maps: with 1x1 the attention has nothing to weigh
     mom_before = [p.clone() for p in objective.alignment.momentum_model.parameters()]
     refreshed = 0
     for step in range(3):

@@ -44,7 +44,11 @@ class AttentionPool2d(nn.Module):
         w_k = self.k_proj.weight.view(heads, head_dim, channels)  # (h, d, C)
         w_v = self.v_proj.weight.view(heads, head_dim, channels)
         query_in_token_space = torch.einsum("bhd,hdc->bhc", q, w_k)  # (B, h, C)
-        scores = torch.einsum("bhc,blc->bhl", query_in_token_space, tokens) / head_dim**0.5
+        # q_h·b_k,h shifts every score of a head equally (no effect on the softmax); it is kept
+        # so the key bias stays in the graph (zero gradient, weight decay applies as before).
+        key_bias = (q * self.k_proj.bias.view(heads, head_dim)).sum(-1, keepdim=True)
+        scores = torch.einsum("bhc,blc->bhl", query_in_token_space, tokens) + key_bias
+        scores = scores / head_dim**0.5
         weights = scores.softmax(dim=-1)  # (B, h, L)
         mixed = torch.einsum("bhl,blc->bhc", weights, tokens)  # (B, h, C)
         pooled = torch.einsum("bhc,hdc->bhd", mixed, w_v) + self.v_proj.bias.view(heads, head_dim)
