@@ -106,10 +106,25 @@ rule figure_captions:
         " {params.meta} > {log:q} 2>&1"
 
 
+# The PNGs again, in one folder that `snakemake --report` can show as the "Figures" category.
+rule figure_report:
+    input:
+        files=all_figure_files(),
+    output:
+        report(directory(FIG + "/report"), patterns=["{name}.png"], category="Figures"),
+    log:
+        "logs/" + FIG + "/report.log",
+    params:
+        pngs=lambda w, input: " ".join(shlex.quote(f) for f in input.files if f.endswith(".png")),
+    shell:
+        "mkdir -p {output:q} && cp {params.pngs} {output:q}/ > {log:q} 2>&1"
+
+
 rule figures_all:
     input:
         records=all_figure_records(),
         files=all_figure_files(),
+        report=FIG + "/report",
     output:
         page=FIG + "/all",
         index=FIG + "/index.md",
