@@ -69,18 +69,10 @@ def plot_binned_mae(table: pd.DataFrame, n_bins: int = N_BINS, run_label: str = 
     """
     labels = list(dict.fromkeys(table["label"]))
     fig, ax = new_figure(COLUMN_WIDTH, 2.3)
-    width = 0.8 / max(1, len(labels))
     for i, label in enumerate(labels):
         part = table[table["label"] == label]
-        x = part["bin"].to_numpy() + (i - (len(labels) - 1) / 2) * width
-        ax.bar(
-            x,
-            part["mae"],
-            width=width,
-            yerr=part["mae_std"].fillna(0),
-            color=color(label.lower(), i),
-            label=label,
-            error_kw={"elinewidth": 0.6, "capsize": 1},
+        _grouped_bars(
+            ax, part["bin"].to_numpy(), part["mae"], part["mae_std"], label, i, len(labels), 1.0
         )
     ax.set_xticks(range(n_bins))
     ax.set_xticklabels([f"{b / n_bins:.1f}–{(b + 1) / n_bins:.1f}" for b in range(n_bins)])
@@ -132,21 +124,12 @@ def plot_per_category(table: pd.DataFrame, run_label: str = ""):
     labels = list(dict.fromkeys(table["label"]))
     categories = sorted(set(table["category"]))
     fig, axes = new_figure(TEXT_WIDTH, 3.6, 2, 2)
-    width = 0.8 / max(1, len(labels))
     for ax, metric in zip(axes.ravel(), METRIC_NAMES, strict=True):
         for i, label in enumerate(labels):
             part = table[(table["label"] == label) & (table["metric"] == metric)]
             part = part.set_index("category").reindex(categories)
-            x = np.arange(len(categories)) + (i - (len(labels) - 1) / 2) * width
-            ax.bar(
-                x,
-                part["mean"],
-                width=width,
-                yerr=part["std"].fillna(0),
-                color=color(label.lower(), i),
-                label=label,
-                error_kw={"elinewidth": 0.5, "capsize": 0.8},
-            )
+            centers = np.arange(len(categories))
+            _grouped_bars(ax, centers, part["mean"], part["std"], label, i, len(labels), 0.8)
         ax.set_xticks(range(len(categories)))
         ax.set_xticklabels([CATEGORY_ABBREV.get(c, c or "?") for c in categories])
         ax.set_title(
@@ -200,3 +183,17 @@ def plot_scatter(data: pd.DataFrame, run_label: str = ""):
     axes[0, 0].set_ylabel("Prediction")
     demo_note(fig, run_label)
     return fig
+
+
+def _grouped_bars(ax, centers, heights, stds, label: str, index: int, groups: int, cap: float):
+    """Method ``index`` of ``groups`` as bars beside the others at ``centers``, ± std."""
+    width = 0.8 / max(1, groups)
+    ax.bar(
+        np.asarray(centers) + (index - (groups - 1) / 2) * width,
+        heights,
+        width=width,
+        yerr=stds.fillna(0),
+        color=color(label.lower(), index),
+        label=label,
+        error_kw={"elinewidth": 0.6 if cap >= 1 else 0.5, "capsize": cap},
+    )
