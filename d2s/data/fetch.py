@@ -5,9 +5,12 @@ Order of work, so that an interrupted run is never mistaken for a finished one:
 1. download each archive to ``<downloads>/<file>``: plain HTTP(S) goes to ``<file>.part`` first and
    resumes with an HTTP ``Range`` request, then is renamed; Hugging Face files go through
    ``huggingface_hub.hf_hub_download``, which resumes its own ``.incomplete`` files and renames too;
-2. unpack into a staging folder beside ``dest`` and move the dataset's files to ``dest``;
-3. verify ``dest`` (expected image count, every listed image decodes, labels in range);
-4. write the marker ``dest/.d2s-verified.json`` last. A folder without it is incomplete.
+2. unpack beside ``dest`` (size-capped, unsafe members refused) and move the layout's entries
+   into a staging folder beside ``dest``;
+3. verify the staging folder (expected image count, every listed image decodes, labels in range);
+4. write the marker ``.d2s-verified.json`` and swap the folder in as ``dest``
+   (:mod:`d2s.data.staging`: only an empty folder or a previous fetch of the same dataset is
+   replaced). A folder without the marker is incomplete.
 
 Sources (DESIGN §3): pyiqa's Hugging Face dataset mirror ``chaofengc/IQA-PyTorch-Datasets``
 (archive names as in pyiqa's ``pyiqa/data/dataset_api.py``), the official archives (KADID/KonIQ:
@@ -31,6 +34,7 @@ from pathlib import Path
 from d2s.data.iqa import KONIQ_IMAGE_DIRS, KONIQ_SCORE_FILES
 from d2s.data.records import DatasetError
 from d2s.data.registry import get_spec
+from d2s.data.staging import check_replaceable, fresh_staging, mark_placed, swap_in
 from d2s.data.validate import read_marker, verify_complete, write_marker
 
 HF_REPO = "chaofengc/IQA-PyTorch-Datasets"
@@ -155,33 +159,81 @@ def hf_download(filename: str, downloads: Path, repo_id: str = HF_REPO) -> Path:
     return Path(path)
 
 
+#: An archive may unpack to at most this many times its own size (plus :data:`EXPANSION_SLACK`).
+#: The datasets are JPEG/PNG (already compressed) or BMP (TID2013, about 3x in gzip), so a larger
+#: ratio means padding or a decompression bomb, refused before anything is written.
+MAX_EXPANSION = 20
+EXPANSION_SLACK = 16 << 20
+
+
+def unpack_limit(archive: Path) -> int:
+    """Most bytes ``archive`` may unpack to (see :data:`MAX_EXPANSION`)."""
+    return MAX_EXPANSION * archive.stat().st_size + EXPANSION_SLACK
+
+
+def _check_size(archive: Path, declared: int) -> None:
+    limit = unpack_limit(archive)
+    if declared > limit:
+        raise DatasetError(
+            f"{archive}: unpacks to {declared:,} bytes, more than {MAX_EXPANSION}x its own size "
+            f"(limit {limit:,}); refused as padding or a decompression bomb. Re-download the "
+            "archive from the dataset's host, or unpack it yourself and place the folder"
+        )
+
+
 def unpack(archive: Path, into: Path, progress: bool = True) -> None:
-    """Unpack a zip, tar(.gz) or rar archive into ``into``."""
+    """Unpack a zip, tar(.gz) or rar archive into ``into``.
+
+    Refused with :class:`DatasetError` naming the archive: a member that would land outside
+    ``into`` or is a link/device (``tarfile``'s ``data`` filter), a corrupt archive, and an archive
+    that unpacks to more than :func:`unpack_limit` bytes (checked from the headers, before
+    writing; zip members cannot exceed their declared size, tar members are exact).
+    """
     from tqdm import tqdm
 
     into.mkdir(parents=True, exist_ok=True)
     name = archive.name.lower()
-    if name.endswith(".zip"):
-        with zipfile.ZipFile(archive) as zf:
-            for member in tqdm(zf.infolist(), desc=f"unpack {archive.name}", disable=not progress):
-                zf.extract(member, into)  # zipfile strips absolute and '..' parts
-    elif name.endswith((".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz")):
-        with tarfile.open(archive) as tf:
-            members = tf.getmembers()
-            for member in tqdm(members, desc=f"unpack {archive.name}", disable=not progress):
-                tf.extract(member, into, filter="data")  # refuses links and paths out of `into`
-    elif name.endswith(".rar"):
-        for tool, args in (
-            ("bsdtar", ["-xf", str(archive), "-C", str(into)]),
-            ("unrar", ["x", "-o+", str(archive), str(into) + os.sep]),
-            ("7z", ["x", "-y", f"-o{into}", str(archive)]),
-        ):
-            if shutil.which(tool):
-                subprocess.run([tool, *args], check=True)
-                return
-        raise DatasetError(f"{archive}: unpacking RAR needs bsdtar, unrar or 7z on PATH")
-    else:
-        raise DatasetError(f"{archive}: unknown archive type")
+    try:
+        if name.endswith(".zip"):
+            with zipfile.ZipFile(archive) as zf:
+                members = zf.infolist()
+                _check_size(archive, sum(m.file_size for m in members))
+                for member in tqdm(members, desc=f"unpack {archive.name}", disable=not progress):
+                    zf.extract(member, into)  # zipfile strips absolute and '..' parts
+        elif name.endswith((".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz")):
+            with tarfile.open(archive) as tf:
+                members = tf.getmembers()
+                _check_size(archive, sum(m.size for m in members if m.isfile()))
+                for member in tqdm(members, desc=f"unpack {archive.name}", disable=not progress):
+                    tf.extract(member, into, filter="data")  # refuses links, paths out of `into`
+        elif name.endswith(".rar"):
+            _unrar(archive, into)
+            _check_size(archive, sum(p.stat().st_size for p in into.rglob("*") if p.is_file()))
+        else:
+            raise DatasetError(f"{archive}: unknown archive type")
+    except tarfile.FilterError as err:
+        raise DatasetError(
+            f"{archive}: unsafe member refused ({err}); nothing outside the unpack folder was "
+            "written. The archive is not a plain copy of the dataset: re-download it from the "
+            "dataset's host"
+        ) from None
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as err:
+        raise DatasetError(
+            f"{archive}: corrupt or truncated archive ({type(err).__name__}: {err}); "
+            "re-download it"
+        ) from None
+
+
+def _unrar(archive: Path, into: Path) -> None:
+    for tool, args in (
+        ("bsdtar", ["-xf", str(archive), "-C", str(into)]),
+        ("unrar", ["x", "-o+", str(archive), str(into) + os.sep]),
+        ("7z", ["x", "-y", f"-o{into}", str(archive)]),
+    ):
+        if shutil.which(tool):
+            subprocess.run([tool, *args], check=True)
+            return
+    raise DatasetError(f"{archive}: unpacking RAR needs bsdtar, unrar or 7z on PATH")
 
 
 def _shallowest(tree: Path, names: tuple[str, ...]) -> Path | None:
@@ -200,24 +252,23 @@ def locate(required: list[tuple[str, ...]], tree: Path, what: str) -> list[Path]
     return found
 
 
-def assemble(dataset: str, staging: Path, dest: Path, required=None) -> None:
-    """Move the dataset's files from an unpacked tree to ``dest`` in the official layout."""
+def assemble(dataset: str, unpacked: Path, dest: Path, required=None) -> None:
+    """Move the dataset's named entries from an unpacked tree into the new, empty folder ``dest``.
+
+    Only the entries of the layout move; anything else in the archive stays behind and is deleted
+    with the unpack folder.
+    """
     found = locate(
         required or REQUIRED[dataset],
-        staging,
+        unpacked,
         f"the unpacked archive(s) for {dataset} (try another --source, or place the files in "
         f"{dest} by hand)",
     )
-    if dest.exists():
-        shutil.rmtree(dest)  # an earlier, unverified attempt
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    parents = {p.parent for p in found}
-    if len(parents) == 1:
-        os.replace(parents.pop(), dest)
-    else:
-        dest.mkdir()
-        for path in found:
-            os.replace(path, dest / path.name)
+    dest.mkdir(parents=True, exist_ok=True)
+    if any(dest.iterdir()):
+        raise DatasetError(f"{dest}: expected an empty staging folder")
+    for path in found:
+        os.replace(path, dest / path.name)
 
 
 def fetch_dataset(
@@ -245,11 +296,13 @@ def fetch_dataset(
     source = source or DEFAULT_SOURCE[spec.name]
     if source not in SOURCES[spec.name]:
         raise DatasetError(f"{spec.title} sources: {', '.join(SOURCES[spec.name])}, not {source!r}")
+    check_replaceable(dest, spec.name)
     downloads = Path(downloads) if downloads else dest.parent / "downloads" / spec.name
-    staging = dest.parent / f".{dest.name}.unpack"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    unpacked = dest.parent / f".{dest.name}.unpack"
+    if unpacked.exists():
+        shutil.rmtree(unpacked)
+    unpacked.mkdir(parents=True)
+    staging = fresh_staging(dest)
     archives = []
     try:
         for how, what in SOURCES[spec.name][source]:
@@ -259,16 +312,23 @@ def fetch_dataset(
                 archive = hf_download(what, downloads)
             else:
                 subprocess.run(
-                    ["git", "clone", "--depth", "1", what, str(staging / "repo")], check=True
+                    ["git", "clone", "--depth", "1", what, str(unpacked / "repo")], check=True
                 )
                 continue
             archives.append(archive)
-            unpack(archive, staging, progress)
-        assemble(spec.name, staging, dest)
+            unpack(archive, unpacked, progress)
+        assemble(spec.name, unpacked, staging)
+        shutil.rmtree(unpacked, ignore_errors=True)
+        try:
+            summary = verify_complete(spec.name, staging, progress=progress)
+        except DatasetError as err:
+            raise DatasetError(f"{err} [checked in {staging}; {dest} was left as it was]") from err
+        write_marker(spec.name, staging, summary)
+        mark_placed(staging, spec.name, source)
+        swap_in(staging, dest, spec.name)
     finally:
+        shutil.rmtree(unpacked, ignore_errors=True)
         shutil.rmtree(staging, ignore_errors=True)
-    summary = verify_complete(spec.name, dest, progress=progress)
-    write_marker(spec.name, dest, summary)
     if not keep_archives:
         for archive in archives:
             archive.unlink(missing_ok=True)
