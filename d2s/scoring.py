@@ -508,32 +508,12 @@ def _resnet_of(state: dict[str, torch.Tensor], source: str) -> str:
 
 
 def _torch_load(path: Path) -> Any:
-    from d2s.training.checkpoint import CheckpointError
+    from d2s.training.checkpoint import safe_torch_load
 
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive")
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        text = str(err)
-        refused = type(err).__name__ == "UnpicklingError" or "Weights only load failed" in text
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
-        if "TorchScript" in text:
-            reason = "a TorchScript archive (e.g. from d2s export): open it with torch.jit.load"
-        elif found:
-            reason = (
-                f"it holds pickled Python objects ({found.group(1)}), not plain weights; refused "
-                "by weights_only loading, nothing in it was executed"
-            )
-        elif refused:
-            reason = (
-                "not a PyTorch checkpoint of plain tensors (refused by weights_only loading, "
-                "nothing in it was executed)"
-            )
-        else:
-            reason = f"not a PyTorch checkpoint ({type(err).__name__}: {text[:200]})"
-        raise CheckpointError(f"{path}: cannot load checkpoint: {reason}") from None
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive")
+        warnings.filterwarnings("ignore", message="Detected pickle protocol")
+        return safe_torch_load(path)
 
 
 def _describe(data: Any) -> str:
@@ -652,8 +632,9 @@ def load(
             f"authors' released D2S_R18.pth/D2S_R50.pth with 'model_state'); found {_describe(data)}"
         )
     if image_size is not None:
-        if image_size < 32:
-            raise ValueError(f"image_size must be at least 32, got {image_size}")
+        from d2s.training.config import check_image_size
+
+        check_image_size(int(image_size), "--image-size")  # the same rule as d2s train
         size = int(image_size)
     if str(device) == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

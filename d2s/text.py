@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import torch
@@ -128,10 +129,17 @@ def _cache_path(cache_dir: str | os.PathLike, key: str) -> Path:
 def _read_cache(path: Path, key: str) -> dict[str, torch.Tensor] | None:
     if not path.exists():
         return None
-    cached = torch.load(path, map_location="cpu", weights_only=True)
-    if cached.get("key") != key:
+    try:
+        cached = torch.load(path, map_location="cpu", weights_only=True)
+        if cached.get("key") != key:
+            return None
+        return {"features": cached["features"], "entropy": cached["entropy"]}
+    except Exception as err:  # truncated, corrupt, or not ours: a cache entry is recomputed
+        print(
+            f"{path}: unreadable text-feature cache entry ({type(err).__name__}); recomputing it",
+            file=sys.stderr,
+        )
         return None
-    return {"features": cached["features"], "entropy": cached["entropy"]}
 
 
 def cached_text_features(

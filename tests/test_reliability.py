@@ -69,7 +69,9 @@ def test_workflow_layout_raw_inside_dest_keeps_the_users_copy(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("relation", ["same", "dest-inside-src", "dest-link-to-src", "relative"])
-def test_every_overlap_of_src_and_dest_is_refused(user_copy, tmp_path, monkeypatch, capsys, relation):
+def test_every_overlap_of_src_and_dest_is_refused(
+    user_copy, tmp_path, monkeypatch, capsys, relation
+):
     src, before = user_copy
     if relation == "same":
         argv = place(src, src)

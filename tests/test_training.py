@@ -233,7 +233,10 @@ def test_evaluate_cross_dataset_writes_the_same_files(base, demo, tmp_path, caps
 def test_bad_checkpoints_give_clear_errors(tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a loadable checkpoint"):
+    with pytest.raises(
+        CheckpointError,
+        match="cannot load checkpoint: the file is truncated or corrupt|cannot load checkpoint: not a PyTorch",
+    ):
         read_checkpoint(junk)
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a d2s-suite checkpoint"):

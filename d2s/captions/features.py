@@ -64,11 +64,39 @@ def build_text_features(
 
 
 def load_text_features(path: str | os.PathLike) -> dict[str, Any]:
-    """A text-feature file written by :func:`build_text_features`, with ``index`` (name → row)."""
-    import torch
+    """A text-feature file written by :func:`build_text_features`, with ``index`` (name → row).
 
-    record = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if record.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a d2s text-feature file (format {record.get('format')!r})")
-    record["index"] = {name: row for row, name in enumerate(record["names"])}
+    Raises :class:`~d2s.captions.cache.CaptionCacheError` naming the file when it is missing, not
+    loadable with ``weights_only=True`` (nothing pickled runs), or not in this format.
+    """
+    from d2s.training.checkpoint import CheckpointError, safe_torch_load
+
+    from .cache import CaptionCacheError
+
+    remake = "rebuild it with 'd2s text-features --captions CAPTIONS.tsv --out FILE.pt'"
+    if not Path(path).is_file():
+        raise CaptionCacheError(f"{path}: text-feature file not found; {remake}")
+    try:
+        record = safe_torch_load(path, "text features")
+    except CheckpointError as err:
+        raise CaptionCacheError(f"{err}; {remake}") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        found = record.get("format") if isinstance(record, dict) else type(record).__name__
+        raise CaptionCacheError(
+            f"{path}: not a d2s text-feature file (format {found!r}, expected {FORMAT!r}); {remake}"
+        )
+    names, features, entropy = record.get("names"), record.get("features"), record.get("entropy")
+    n = len(names) if isinstance(names, list) else -1
+    if not (
+        n >= 0
+        and getattr(features, "shape", None) is not None
+        and features.ndim == 2
+        and features.shape[0] == n
+        and getattr(entropy, "shape", None) == (n,)
+    ):
+        raise CaptionCacheError(
+            f"{path}: damaged text-feature file (names, features and entropy do not line up); "
+            + remake
+        )
+    record["index"] = {name: row for row, name in enumerate(names)}
     return record

@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from d2s.captions.cache import CaptionCacheError
     from d2s.cli import CLIError
     from d2s.data import DatasetError
     from d2s.training.checkpoint import CheckpointError
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             batch_size=args.batch_size,
         )
-    except (DatasetError, CheckpointError, ValueError) as err:
+    except (DatasetError, CheckpointError, CaptionCacheError, ValueError) as err:
         raise CLIError(str(err)) from None
     print(
         f"{metrics['model']} (trained on {metrics['trained_on']}) on {args.dataset}: "

@@ -42,6 +42,21 @@ def check_decodable(items: list[Item], progress: bool = False, desc: str = "deco
         check_image(item.path)
 
 
+def check_disjoint(splits: dict[str, list[Item]], where: str | os.PathLike) -> None:
+    """Refuse an image listed twice: in two splits (a test image seen in training) or one twice.
+
+    Shared by ``d2s data inspect`` and ``d2s train``, so both say the same thing.
+    """
+    seen: dict[str, str] = {}
+    for split, items in splits.items():
+        for item in items:
+            if item.name in seen:
+                raise DatasetError(
+                    f"{where}: image {item.name!r} is in both {seen[item.name]} and {split}"
+                )
+            seen[item.name] = split
+
+
 def summarize(dataset: str, root: str | os.PathLike, decode: bool = True, progress: bool = False):
     """Validate ``root`` as ``dataset`` and return ``{split: count, ...}``.
 
@@ -54,15 +69,9 @@ def summarize(dataset: str, root: str | os.PathLike, decode: bool = True, progre
     splits = spec.splits or ("all",)
     summary: dict = {}
     categories: dict[str, dict[str, int]] = {}
-    seen: dict[str, str] = {}
-    for split in splits:
-        items = load_items(spec.name, root, split)
-        for item in items:
-            if item.name in seen:
-                raise DatasetError(
-                    f"{root}: image {item.name!r} is in both {seen[item.name]} and {split}"
-                )
-            seen[item.name] = split
+    by_split = {split: load_items(spec.name, root, split) for split in splits}
+    check_disjoint(by_split, root)
+    for split, items in by_split.items():
         if decode:
             check_decodable(items, progress=progress, desc=f"{spec.name} {split}")
         summary[split] = len(items)

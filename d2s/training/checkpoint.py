@@ -11,6 +11,7 @@ Two kinds share one envelope ``{"format": FORMAT, "version": VERSION, "kind": ..
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +32,47 @@ def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike, kind: str)
     atomic_save({"format": FORMAT, "version": VERSION, "kind": kind, **payload}, path)
 
 
+def load_error_reason(err: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in one complete sentence.
+
+    torch's own text for a refused pickle is several paragraphs about allow-listing globals, the
+    wrong advice for a downloaded file; a cut-off version of it is worse. Every other error is
+    given in full.
+    """
+    text = str(err)
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if "TorchScript" in text:
+        return "a TorchScript archive (e.g. from d2s export): open it with torch.jit.load"
+    if found:
+        return (
+            f"it holds pickled Python objects ({found.group(1)}), not plain weights; refused "
+            "by weights_only loading, nothing in it was executed"
+        )
+    if type(err).__name__ == "UnpicklingError" or "Weights only load failed" in text:
+        return (
+            "not a PyTorch checkpoint of plain tensors (refused by weights_only loading, "
+            "nothing in it was executed)"
+        )
+    if isinstance(err, EOFError) or "unexpected EOF" in text or "failed finding central" in text:
+        return f"the file is truncated or corrupt ({type(err).__name__}: {text})"
+    return f"not a PyTorch checkpoint ({type(err).__name__}: {text})"
+
+
+def safe_torch_load(path: str | os.PathLike, what: str = "checkpoint") -> Any:
+    """``torch.load(path, weights_only=True)`` on CPU; a refusal or a bad file raises
+    :class:`CheckpointError` naming ``path`` and saying why in full (nothing pickled runs)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{path}: cannot load {what}: {load_error_reason(err)}") from None
+
+
 def read_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
     """Load and check the envelope (never executes pickled code: ``weights_only=True``)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise CheckpointError(
-            f"{path}: not a loadable checkpoint ({type(err).__name__}: {str(err)[:200]})"
-        ) from err
+    data = safe_torch_load(path)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a d2s-suite checkpoint (no '{FORMAT}' header)")
     if data.get("version") != VERSION:
@@ -68,7 +99,7 @@ def load_weights(
         result = model.load_state_dict(state_dict, strict=False)
     except RuntimeError as err:  # shape mismatches
         raise CheckpointError(
-            f"{source}: weights do not fit {type(model).__name__}: {str(err)[:300]}"
+            f"{source}: weights do not fit {type(model).__name__}: {err}"
         ) from None
     missing = [k for k in result.missing_keys if not (may_lack and k.startswith(may_lack))]
     unexpected = result.unexpected_keys

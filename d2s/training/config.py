@@ -11,12 +11,17 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+#: Smallest input side the models accept, for training and scoring alike: the ResNet trunks (and
+#: ICNet's) downsample 32x, so a smaller image leaves the last stage no spatial extent to pool.
+MIN_IMAGE_SIZE = 32
 
 EAL_MODES = ("released", "paper")
 SELECT_PROTOCOLS = ("test-plcc", "val")
@@ -156,8 +161,27 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         if "=" not in pair:
             raise ConfigError(f"override {pair!r} is not of the form key=value")
         key, raw = pair.split("=", 1)
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ConfigError(
+                f"override {pair!r}: the value is not a valid YAML scalar ({problem}); quote it"
+            ) from None
     return out
+
+
+def _read_yaml(path: Path) -> Any:
+    """The YAML file's content; a syntax error names the file and the line (1-based)."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}: YAML syntax error ({problem}); fix the file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {path}: cannot read it ({err})") from None
 
 
 def load_config(
@@ -169,7 +193,7 @@ def load_config(
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} not found")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = _read_yaml(path) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of config keys")
         _check_keys(loaded, str(path))
@@ -184,6 +208,53 @@ def load_config(
     config = TrainConfig(**values)
     validate(config)
     return config
+
+
+def check_image_size(size: int, key: str = "config key 'image_size'") -> None:
+    """One rule for training and scoring: at least :data:`MIN_IMAGE_SIZE` pixels."""
+    if size < MIN_IMAGE_SIZE:
+        raise ConfigError(
+            f"{key} must be at least {MIN_IMAGE_SIZE} pixels (the models downsample 32x), "
+            f"got {size}"
+        )
+
+
+def check_positive(key: str, value: float, zero_ok: bool = False) -> None:
+    """A finite number > 0 (``zero_ok``: >= 0); NaN and infinity are refused by name."""
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+        bound = ">= 0" if zero_ok else "> 0"
+        raise ConfigError(f"config key {key!r} must be a finite number {bound}, got {value}")
+
+
+def check_device(name: str) -> None:
+    """``auto``, ``cpu``, or a CUDA device that exists here (``cuda``, ``cuda:N``)."""
+    if name in ("auto", "cpu"):
+        return
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(
+            f"config key 'device': {name!r} is not a device (use auto, cpu, cuda or cuda:N)"
+        ) from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index or 0) >= count:
+            raise ConfigError(
+                f"config key 'device': {name!r} asked for, but this machine has "
+                f"{count} usable CUDA GPU(s); use device=auto (GPU when there is one) or cpu"
+            )
+    elif device.type != "cpu":
+        raise ConfigError(f"config key 'device': {name!r} is not supported (use auto, cpu, cuda)")
+
+
+def check_text_features(path: str | None) -> None:
+    if path and not Path(path).is_file():
+        raise ConfigError(
+            f"config key 'text_features': file {path} not found; write it with "
+            "'d2s text-features --captions CAPTIONS.tsv --out FILE.pt' (or set 'captions' instead)"
+        )
 
 
 def validate(config: TrainConfig) -> None:
@@ -202,9 +273,21 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError(f"config key 'model': unknown model {config.model!r}")
     if not config.root:
         raise ConfigError("config key 'root' is required: the dataset folder")
-    for key in ("epochs", "batch_size", "image_size", "buffer_size", "refresh_steps"):
+    for key in ("epochs", "batch_size", "eval_batch_size", "refresh_steps"):
         if getattr(config, key) < 1:
             raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(config, key)}")
+    if config.buffer_size < 2:
+        raise ConfigError(
+            f"config key 'buffer_size' must be at least 2 (EAL's distribution over the memory "
+            f"buffer needs two entries), got {config.buffer_size}"
+        )
+    check_image_size(config.image_size)
+    check_positive("lr", config.lr)
+    check_positive("temperature", config.temperature)
+    for key in ("min_lr", "weight_decay", "eal_weight", "fal_weight"):
+        check_positive(key, getattr(config, key), zero_ok=True)
+    check_device(config.device)
+    check_text_features(config.text_features)
     if not 0.0 <= config.momentum <= 1.0:
         raise ConfigError(f"config key 'momentum' must lie in [0, 1], got {config.momentum}")
     if not 0.0 < config.val_fraction < 1.0:

@@ -54,10 +54,44 @@ def load_split_items(config: TrainConfig, split: str) -> list[Item]:
     return load_items(config.dataset, config.root, split)
 
 
+def split_source(config: TrainConfig, split: str) -> str:
+    """The file a split comes from, for messages: the split file, or the dataset's own list."""
+    if config.split_dir:
+        return str(Path(config.split_dir) / f"{split}.txt")
+    own = Path(config.root) / f"{split}.txt"
+    return str(own) if own.is_file() else f"{config.root} ({split} split)"
+
+
+def require_items(config: TrainConfig, split: str, items: list[Item]) -> list[Item]:
+    if not items:
+        raise DatasetError(
+            f"{split_source(config, split)}: the {split} split is empty; every split of a run "
+            "needs at least one image (check the file, or the split_dir / *_split keys)"
+        )
+    return items
+
+
+def check_splits(config: TrainConfig, train: list[Item], selection: list[Item] | None) -> None:
+    """Refuse, before any training, an empty split or an image in two splits (as inspect does).
+
+    The test split is read here for its names only: under ``select: val`` its labels stay unused
+    until the end of the run.
+    """
+    from d2s.data.validate import check_disjoint
+
+    splits = {config.train_split: train}
+    if selection is not None:
+        splits[config.val_split or "val"] = selection
+    splits[config.test_split] = load_split_items(config, config.test_split)
+    for name, items in splits.items():
+        require_items(config, name, items)
+    check_disjoint(splits, config.split_dir or config.root)
+
+
 def train_and_selection_items(config: TrainConfig) -> tuple[list[Item], list[Item] | None]:
     """Training items and, for ``select: val``, the validation items (a seeded carve-out of
     train unless the split folder has its own ``val_split``). The test set is not read here."""
-    train = load_split_items(config, config.train_split)
+    train = require_items(config, config.train_split, load_split_items(config, config.train_split))
     if config.select != "val":
         return train, None
     if config.val_split:

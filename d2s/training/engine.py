@@ -24,6 +24,7 @@ from .config import TrainConfig
 from .data import (
     Split,
     attach_text,
+    check_splits,
     image_transform,
     load_split_items,
     read_captions,
@@ -37,6 +38,17 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def remove_stale_parts(out: Path) -> None:
+    """Delete the hidden ``.<file>.<random>.part`` files a kill during a write left in ``out``.
+
+    They are :func:`d2s.io.atomic_path`'s temporaries (a checkpoint's can be hundreds of MB);
+    one run writes a folder at a time, so any found at the start belongs to a dead process.
+    """
+    for part in out.glob(".*.part"):
+        if part.is_file() and not part.is_symlink():
+            part.unlink(missing_ok=True)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -119,6 +131,7 @@ class Run:
     def train(self) -> dict:
         cfg = self.config
         self.out.mkdir(parents=True, exist_ok=True)
+        remove_stale_parts(self.out)
         done = self.out / "metrics.json"
         if done.exists() and json.loads(done.read_text()).get("fingerprint") == cfg.fingerprint():
             print(f"{done}: run already complete")
@@ -129,6 +142,7 @@ class Run:
             torch.use_deterministic_algorithms(True, warn_only=True)
 
         train_items, selection_items = train_and_selection_items(cfg)
+        check_splits(cfg, train_items, selection_items)
         # Every image must decode before any work is spent (a bad file is named). Test images
         # are decoded, not scored: under select: val their labels stay unread until the end.
         test_paths = load_split_items(cfg, cfg.test_split) if selection_items is None else []
