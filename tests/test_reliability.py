@@ -211,3 +211,181 @@ def test_archive_with_files_the_layout_does_not_name_is_refused(tmp_path, capsys
     archive = _ic9600_zip(tmp_path, tmp_path / "readme.zip", {"IC9600/README.md": b"hello"})
     assert run_cli(place(archive, tmp_path / "dest"), capsys)[0] == 0
     assert not (tmp_path / "dest" / "README.md").exists()
+
+
+def test_zip_traversal_members_stay_inside(tmp_path, capsys):
+    archive = _ic9600_zip(tmp_path, tmp_path / "trav.zip", {"../../escaped.txt": b"evil"})
+    code, _ = run_cli(place(archive, tmp_path / "d" / "dest"), capsys)
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "d" / "escaped.txt").exists()
+    assert code == 0  # zipfile strips '..'; the stray file is not part of the layout, not moved
+    assert snapshot(tmp_path / "d" / "dest").keys() >= {"train.txt", "test.txt"}
+
+
+# --- 3. split integrity in d2s train --------------------------------------------------------------
+
+TINY = ["model=d2s-r18-gap", "use_eal=false", "use_fal=false", "image_size=32", "epochs=1",
+        "batch_size=4", "pretrained=false", "device=cpu"]  # fmt: skip
+
+
+def train_cli(root, out, *overrides) -> list[str]:
+    return ["train", "--out", str(out), "--no-progress", f"root={root}", *TINY, *overrides]
+
+
+def test_an_image_in_train_and_test_is_refused_as_inspect_does(tmp_path, capsys):
+    from data_fixtures import IC9600_TEST, IC9600_TRAIN
+
+    root = write_ic9600(tmp_path / "ic", test=[*IC9600_TEST, IC9600_TRAIN[0]])
+    code, inspect_err = run_cli(["data", "inspect", "ic9600", root, "--no-decode"], capsys)
+    assert code == 2
+    message = inspect_err.split("error: ", 1)[1].strip()
+    assert "is in both train and test" in message
+    code, err = run_cli(train_cli(root, tmp_path / "run"), capsys)
+    assert code == 2 and message in err
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_an_empty_split_is_refused_up_front_naming_the_file(tmp_path, capsys, split):
+    root = write_ic9600(tmp_path / "ic")
+    (root / f"{split}.txt").write_text("")
+    code, err = run_cli(train_cli(root, tmp_path / "run"), capsys)
+    assert code == 2 and f"{root / f'{split}.txt'}: the {split} split is empty" in err
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+# --- 4. a message, not a traceback, for every bad value -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("lr=0", "'lr' must be a finite number > 0, got 0.0"),
+        ("lr=-0.1", "'lr' must be a finite number > 0"),
+        ("lr=.nan", "'lr' must be a finite number > 0, got nan"),
+        ("lr=nan", "'lr' must be a finite number > 0, got nan"),
+        ("buffer_size=1", "'buffer_size' must be at least 2"),
+        ("image_size=7", "'image_size' must be at least 32 pixels"),
+        ("image_size=1", "'image_size' must be at least 32 pixels"),
+        ("device=gpu", "'device': 'gpu' is not a device"),
+        ("lr=[", "override 'lr=[': the value is not a valid YAML scalar"),
+        ("text_features=/nowhere/f.pt", "'text_features': file /nowhere/f.pt not found"),
+    ],
+)
+def test_bad_values_are_named_with_their_range(tmp_path, capsys, override, expected):
+    code, err = run_cli(train_cli(tmp_path, tmp_path / "run", override), capsys)
+    assert code == 2 and expected in err and "Traceback" not in err, err
+
+
+def test_cuda_without_a_gpu_is_refused(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    code, err = run_cli(train_cli(tmp_path, tmp_path / "run", "device=cuda"), capsys)
+    assert code == 2 and "'device': 'cuda' asked for" in err and "0 usable CUDA GPU" in err
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path, capsys):
+    path = tmp_path / "run.yaml"
+    path.write_text("model: d2s-r18\nroot: /data\nepochs: [3\nlr: 0.1\n")
+    code, err = run_cli(["train", "--config", path, "--out", tmp_path / "run"], capsys)
+    assert code == 2 and f"{path}:4: YAML syntax error" in err and "Traceback" not in err
+
+
+def test_training_and_scoring_share_the_image_size_rule(tmp_path, capsys):
+    from d2s.models import build
+    from d2s.training.checkpoint import save_checkpoint
+    from d2s.training.config import MIN_IMAGE_SIZE
+
+    model = build("d2s-r18-gap")
+    checkpoint = tmp_path / "best.pt"
+    payload = {"model_name": "d2s-r18-gap", "model_kwargs": {}, "image_size": 32, "epoch": 1}
+    save_checkpoint({**payload, "state_dict": model.state_dict()}, checkpoint, kind="model")
+    image = write_ic9600(tmp_path / "ic") / "images" / "abstract_0001.jpg"
+    small = MIN_IMAGE_SIZE - 1
+    code, score_err = run_cli(
+        ["score", image, "--checkpoint", checkpoint, "--image-size", small, "--device", "cpu"],
+        capsys,
+    )
+    code_train, train_err = run_cli(
+        train_cli(tmp_path, tmp_path / "r", f"image_size={small}"), capsys
+    )
+    rule = f"must be at least {MIN_IMAGE_SIZE} pixels (the models downsample 32x), got {small}"
+    assert (code, code_train) == (2, 2) and rule in score_err and rule in train_err
+    assert run_cli(["score", image, "--checkpoint", checkpoint, "--image-size", 32], capsys)[0] == 0
+
+
+class Poison:
+    """Unpickling this would create ``target``: proof that a loader ran code from a file."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.target}",))
+
+
+def test_text_features_wrong_format_or_unsafe_are_refused(tmp_path, capsys):
+    import torch
+
+    root = write_ic9600(tmp_path / "ic")
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"features": torch.zeros(2, 512)}, wrong)
+    args = ["model=d2s-r18", "use_eal=true", "use_fal=true", "buffer_size=4"]
+    code, err = run_cli(train_cli(root, tmp_path / "r", *args, f"text_features={wrong}"), capsys)
+    assert code == 2 and f"{wrong}: not a d2s text-feature file" in err
+    sentinel = tmp_path / "ran"
+    unsafe = tmp_path / "unsafe.pt"
+    torch.save({"format": "d2s-text-features/1", "names": Poison(sentinel)}, unsafe)
+    code, err = run_cli(train_cli(root, tmp_path / "r", *args, f"text_features={unsafe}"), capsys)
+    assert code == 2 and f"{unsafe}: cannot load text features" in err
+    assert "nothing in it was executed" in err and not sentinel.exists()
+    truncated = tmp_path / "cut.pt"
+    good = {"format": "d2s-text-features/1", "names": ["a"], "features": torch.zeros(1, 512)}
+    torch.save({**good, "entropy": torch.zeros(1)}, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    code, err = run_cli(
+        train_cli(root, tmp_path / "r", *args, f"text_features={truncated}"), capsys
+    )
+    assert code == 2 and f"{truncated}: cannot load text features" in err and "Traceback" not in err
+
+
+def test_corrupt_text_feature_cache_entry_is_recomputed(tmp_path, text_encoder, capsys):
+    from d2s.text import _cache_path, cached_text_features, captions_key
+
+    captions = ["a red square", "a busy street market"]
+    fresh = cached_text_features(captions, text_encoder, tmp_path / "a", progress=False)
+    entry = _cache_path(tmp_path / "b", captions_key(captions, text_encoder.encoder_id))
+    entry.parent.mkdir()
+    entry.write_bytes(b"\x80\x02 truncated garbage")
+    again = cached_text_features(captions, text_encoder, tmp_path / "b", progress=False)
+    assert f"{entry}: unreadable text-feature cache entry" in capsys.readouterr().err
+    assert again["features"].equal(fresh["features"])
+    assert cached_text_features(captions, text_encoder, tmp_path / "b")["entropy"].equal(
+        fresh["entropy"]
+    )
+
+
+def test_poisoned_checkpoints_run_nothing_through_every_loader(tmp_path, capsys):
+    """score, export, evaluate and train's resume all load with weights_only and say why, in full."""
+    import torch
+
+    sentinel = tmp_path / "ran"
+    poisoned = tmp_path / "poisoned.pt"
+    torch.save({"format": "d2s-suite-checkpoint", "payload": Poison(sentinel)}, poisoned)
+    root = write_ic9600(tmp_path / "ic")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.pt").write_bytes(poisoned.read_bytes())
+    commands = [
+        ["score", root / "images", "--checkpoint", poisoned],
+        ["export", poisoned, "--format", "torchscript", "--out", tmp_path / "m.pt"],
+        ["evaluate", poisoned, "--dataset", "ic9600", "--root", root],
+        train_cli(root, run),
+    ]
+    for argv in commands:
+        code, err = run_cli(argv, capsys)
+        assert code == 2, (argv, err)
+        assert "holds pickled Python objects (posix.system)" in err, err
+        assert err.rstrip().endswith("nothing in it was executed"), err  # complete, not cut
+    assert not sentinel.exists()

@@ -40,7 +40,7 @@ def load_error_reason(err: Exception) -> str:
     given in full.
     """
     text = str(err)
-    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    found = re.search(r"(?:Unsupported global: |unsupported )GLOBAL ([\w.]+)", text)
     if "TorchScript" in text:
         return "a TorchScript archive (e.g. from d2s export): open it with torch.jit.load"
     if found:
