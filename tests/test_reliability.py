@@ -143,7 +143,7 @@ def test_destination_file_or_symlink_is_refused(user_copy, tmp_path, capsys):
 def test_a_previous_placement_is_replaced_and_kept_when_the_new_copy_is_bad(
     user_copy, tmp_path, capsys
 ):
-    src, _ = user_copy
+    src, before = user_copy
     dest = tmp_path / "resources" / "ic9600"
     assert run_cli(place(src, dest), capsys)[0] == 0
     # Snakemake deletes the completion marker before re-running the rule: still ours.
@@ -162,6 +162,7 @@ def test_a_previous_placement_is_replaced_and_kept_when_the_new_copy_is_bad(
     )
     assert code == 2 and "a placement of ic9600" in err and snapshot(dest) == placed
     assert not list(dest.parent.glob(".*d2s-*"))  # no staging folder left behind
+    assert snapshot(src) == before  # replacing a linked placement removes links, not targets
 
 
 def test_fetch_refuses_a_users_folder_before_downloading(tmp_path, capsys):
