@@ -84,8 +84,8 @@ def icnet_lr_lambda(recipe: ICNetRecipe, steps_per_epoch: int) -> Callable[[int]
 
     Call ``scheduler.step()`` after every optimiser step. Iteration ``i`` (0-based, the value
     ``LambdaLR`` passes) of the first ``warmup_epochs · steps_per_epoch`` iterations gets
-    ``(i + 1) / warmup_iters`` (linear warm-up reaching the full lr on the last warm-up
-    iteration); afterwards epoch ``e = i // steps_per_epoch`` gets ``gamma ** #{m : e >= m}``.
+    ``i / warmup_iters``, as the IC9600 code sets ``lr = base · i / N`` (so the very first
+    iteration runs at lr 0); afterwards epoch ``e = i // steps_per_epoch`` gets ``gamma ** #{m : e >= m}``.
 
     The result is a plain closure on purpose: ``LambdaLR.state_dict()`` stores ``None`` for it, so
     checkpoints stay loadable with ``torch.load(..., weights_only=True)``; rebuild the scheduler
@@ -99,7 +99,7 @@ def icnet_lr_lambda(recipe: ICNetRecipe, steps_per_epoch: int) -> Callable[[int]
 
     def lr_lambda(step: int) -> float:
         if step < warmup_iters:
-            return (step + 1) / warmup_iters
+            return step / warmup_iters
         epoch = step // steps_per_epoch
         return gamma ** sum(epoch >= m for m in milestones)
 

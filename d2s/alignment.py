@@ -16,8 +16,8 @@ from torch import nn
 
 from .losses import energy_distance, entropy
 
-EalMode = Literal["released", "paper"]
-EAL_MODES: tuple[str, ...] = ("released", "paper")
+EalMode = Literal["released", "online"]
+EAL_MODES: tuple[str, ...] = ("released", "online")
 
 
 class EntropyBuffer(nn.Module):
@@ -136,7 +136,9 @@ class EntropyAlignment(nn.Module):
 
     ``eal_mode="released"``: the loss is the energy distance of the two buffers, which hold
     momentum-model values only, so it carries no gradient (as in the authors' code).
-    ``eal_mode="paper"``: the online model's entropies of the current batch, with gradient, take
+    ``eal_mode="online"`` (this suite's reading of Eq. 11, not the paper's Algorithm 1, which
+    fills both buffers from the momentum model and is gradient-free too): the online model's
+    entropies of the current batch, with gradient, take
     the place of the batch's momentum entries in the visual sample.
 
     Text entropies are constants (frozen encoder, fixed captions), so text entries never need a
@@ -175,7 +177,7 @@ class EntropyAlignment(nn.Module):
 
         Args:
             online_entropy: ``(B,)`` visual entropies of the online model on the batch last
-                passed to ``observe``; required in ``paper`` mode, ignored in ``released`` mode.
+                passed to ``observe``; required in ``online`` mode, ignored in ``released`` mode.
         """
         device = self.visual.values.device
         if not self.is_ready():
@@ -185,7 +187,7 @@ class EntropyAlignment(nn.Module):
             with torch.no_grad():
                 return energy_distance(self.visual.ordered(), text)
         if online_entropy is None:
-            raise ValueError("eal_mode='paper' needs the online model's batch entropies")
+            raise ValueError("eal_mode='online' needs the online model's batch entropies")
         older = self.visual.ordered()[: max(len(self.visual) - self._batch_size, 0)]
         visual = torch.cat([older.detach(), online_entropy.reshape(-1).to(older)])
         return energy_distance(visual, text)

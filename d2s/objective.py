@@ -71,7 +71,7 @@ class D2SObjective(nn.Module):
             )
             if self.alignment is not None:
                 self.alignment.observe(images, ids, text_entropy)
-                online = entropy(projected.float()) if cfg.eal_mode == "paper" else None
+                online = entropy(projected.float()) if cfg.eal_mode == "online" else None
                 eal = self.alignment.loss(online)
             else:
                 eal = zero

@@ -20,6 +20,8 @@ from d2s.experiments import Cell
 from d2s.io import atomic_write_text
 
 METRICS = ("srcc", "plcc", "rmse", "rmae")
+#: The options that produced a number, carried from every run's metrics.json into every table row.
+PROTOCOL_LABELS = ("eal_mode", "select", "precision")
 TITLES = {
     "table1": "Table 1: IC9600 comparison (mean ± std over seeds)",
     "table2": "Table 2: small-sample training (SST@X, short protocol)",
@@ -63,8 +65,7 @@ def collect(cells: list[Cell], results: str) -> pd.DataFrame:
                 "group": cell.group,
                 "seed": data.get("seed"),
                 **{m: data[m] for m in METRICS},
-                "eal_mode": data.get("eal_mode") or "",
-                "select": data.get("select") or "",
+                **{key: data.get(key) or "" for key in PROTOCOL_LABELS},
                 "run_label": data.get("run_label") or "",
                 "source": str(path),
             }
@@ -81,7 +82,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     stats = long.groupby(keys, sort=False)["v"].agg(
         mean="mean", std=lambda v: v.std(ddof=1) if len(v) > 1 else np.nan, n="count"
     )
-    labels = runs.groupby(["row", "group"], sort=False)[["eal_mode", "select", "run_label"]].agg(
+    labels = runs.groupby(["row", "group"], sort=False)[[*PROTOCOL_LABELS, "run_label"]].agg(
         lambda v: "/".join(sorted({str(x) for x in v if str(x)}))
     )
     return stats.reset_index().merge(labels.reset_index(), on=["row", "group"], how="left")
@@ -134,11 +135,11 @@ def finish(table: str, frame: pd.DataFrame, meta: dict[str, str]) -> pd.DataFram
     for key in ("config", "run_label"):
         frame[key] = meta.get(key, "")
     columns = ["table", "row", "group", "metric", "mean", "std", "n", "paper", "paper_std", "diff"]
-    columns += ["status", "eal_mode", "select", "run_label", "config", "note"]
+    columns += ["status", *PROTOCOL_LABELS, "run_label", "config", "note"]
     for column in columns:
         if column not in frame:
             frame[column] = np.nan
-    for column in ("group", "status", "eal_mode", "select", "run_label", "config", "note"):
+    for column in ("group", "status", *PROTOCOL_LABELS, "run_label", "config", "note"):
         frame[column] = frame[column].fillna("").astype(str)
     return frame[columns]
 
@@ -159,11 +160,12 @@ def render_markdown(table: str, frame: pd.DataFrame, meta: dict[str, str]) -> st
             "comparable with the paper's numbers (shown in parentheses).",
             "",
         ]
-    protocols = sorted({p for p in frame["eal_mode"].astype(str) if p})
-    selects = sorted({p for p in frame["select"].astype(str) if p})
+    protocol = " · ".join(
+        f"{key}: {', '.join(sorted({p for p in frame[key].astype(str) if p})) or 'n/a'}"
+        for key in PROTOCOL_LABELS
+    )
     lines += [
-        f"Config: `{meta.get('config', '')}` · run label: `{label}` · eal_mode: "
-        f"{', '.join(protocols) or 'n/a'} · select: {', '.join(selects) or 'n/a'} · "
+        f"Config: `{meta.get('config', '')}` · run label: `{label}` · {protocol} · "
         "cells: reproduced mean ± std over seeds (paper value); `cited` rows are the paper's.",
         "",
     ]
@@ -240,7 +242,7 @@ def build_table(
     """Collect the runs of ``cells``, summarise, join the paper's values and write the table."""
     summary = summarize(collect(cells, results))
     if extra_rows is not None and not extra_rows.empty:
-        labels = summary[["row", "eal_mode", "select", "run_label"]].drop_duplicates("row")
+        labels = summary[["row", *PROTOCOL_LABELS, "run_label"]].drop_duplicates("row")
         summary = pd.concat([summary, extra_rows.merge(labels, on="row", how="left")])
     paper = read_paper(paper_csv) if paper_csv and Path(paper_csv).is_file() else None
     frame = finish(table, with_paper(summary, paper), meta)
@@ -273,9 +275,11 @@ def build_table8(
         ].copy()
         part["group"] = group
         picks.append(part)
-    summary = pd.concat(picks)[["row", "group", "metric", "mean", "std", "n", "eal_mode", "select"]]
+    # reindex: a table written before a protocol label existed simply lacks that column
+    columns = ["row", "group", "metric", "mean", "std", "n", *PROTOCOL_LABELS]
+    summary = pd.concat(picks).reindex(columns=columns)
     summary = summary.replace("", np.nan).astype({"mean": float, "std": float})
-    summary[["eal_mode", "select"]] = summary[["eal_mode", "select"]].fillna("")
+    summary[list(PROTOCOL_LABELS)] = summary[list(PROTOCOL_LABELS)].astype(object).fillna("")
     summary["run_label"] = meta.get("run_label", "")
     frame = finish("table8", with_paper(summary, read_paper(paper_csv)), meta)
     write_table("table8", frame, out_csv, meta)

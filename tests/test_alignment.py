@@ -126,7 +126,7 @@ def test_released_mode_carries_no_gradient(model):
 
 
 def test_paper_mode_is_differentiable_and_uses_online_entropies(model):
-    align = EntropyAlignment(model, capacity=16, eal_mode="paper")
+    align = EntropyAlignment(model, capacity=16, eal_mode="online")
     images = _fill(align, model)
     model.eval()
     _, projected = model.forward_train(images)

@@ -130,8 +130,8 @@ def test_recipe_is_frozen_data():
 
 def test_lr_lambda_hand_computed():
     f = icnet_lr_lambda(ICNetRecipe(), steps_per_epoch=4)
-    # Warm-up over the first epoch's 4 iterations: 1/4, 2/4, 3/4, 4/4.
-    assert [f(i) for i in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    # Warm-up over the first epoch's 4 iterations, lr = base·i/N from i = 0 (IC9600 code).
+    assert [f(i) for i in range(4)] == [0.0, 0.25, 0.5, 0.75]
     assert f(4) == f(39) == 1.0  # epochs 1 … 9
     assert f(40) == pytest.approx(0.2) and f(79) == pytest.approx(0.2)  # epochs 10 … 19
     assert f(80) == pytest.approx(0.04) and f(119) == pytest.approx(0.04)  # epochs 20 … 29
@@ -148,7 +148,7 @@ def test_lr_lambda_drives_lambdalr():
         lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
-    assert lrs[:3] == pytest.approx([0.025, 0.05, 0.05])
+    assert lrs[:3] == pytest.approx([0.0, 0.025, 0.05])
     assert lrs[19] == pytest.approx(0.05) and lrs[20] == pytest.approx(0.01)
     assert lrs[40] == pytest.approx(0.002)
     assert sched.state_dict()["lr_lambdas"] == [None]  # checkpoint stays weights_only-loadable

@@ -16,12 +16,12 @@ def test_demo_trains_and_writes_a_labelled_summary(tmp_path):
         "--refresh-steps",
         "2",
         "--eal-mode",
-        "paper",
+        "online",
     ]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["run"] == "demo" and "not the paper" in summary["note"]
-    assert summary["eal_mode"] == "paper" and summary["model"] == "d2s-r18"
+    assert summary["eal_mode"] == "online" and summary["model"] == "d2s-r18"
     assert summary["train_items"] + summary["test_items"] == 32
     assert len(summary["history"]) == 2
     last = summary["test_metrics"]

@@ -24,7 +24,7 @@ def _grads(model):
     return [p.grad.clone() if p.grad is not None else None for p in model.parameters()]
 
 
-@pytest.mark.parametrize("eal_mode", ["released", "paper"])
+@pytest.mark.parametrize("eal_mode", ["released", "online"])
 def test_total_is_eq11_and_released_eal_adds_no_gradient(eal_mode):
     torch.manual_seed(0)
     model = build("d2s-r18", proj_dim=512).eval()  # eval: identical forwards for the comparison
@@ -81,7 +81,7 @@ def test_a_training_step_with_refresh_runs_and_moves_the_momentum_model():
     torch.manual_seed(0)
     model = build("d2s-r18", proj_dim=512)
     objective = D2SObjective(
-        model, ObjectiveConfig(eal_mode="paper", buffer_size=8, refresh_steps=2)
+        model, ObjectiveConfig(eal_mode="online", buffer_size=8, refresh_steps=2)
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-3)
     store = torch.randn(16, 3, 64, 64)  # 2x2 maps: with 1x1 the attention has nothing to weigh

@@ -46,10 +46,10 @@ def base(demo, tmp_path_factory):
 
 VARIANTS = {
     "d2s-released": dict(model="d2s-r18", eal_mode="released"),
-    "d2s-paper": dict(model="d2s-r18", eal_mode="paper"),
+    "d2s-online": dict(model="d2s-r18", eal_mode="online"),
     "ablation-a-gap": dict(model="d2s-r18-gap", use_eal=False, use_fal=False),
     "ablation-b-attnpool": dict(model="d2s-r18", use_eal=False, use_fal=False),
-    "ablation-c-eal": dict(model="d2s-r18", use_fal=False, eal_mode="paper"),
+    "ablation-c-eal": dict(model="d2s-r18", use_fal=False, eal_mode="online"),
     "ablation-d-fal": dict(model="d2s-r18", use_eal=False),
     "caption-only": dict(model="caption-only"),
     "concat": dict(model="concat-r18"),
@@ -95,7 +95,7 @@ def _weights(path):
 
 
 def test_resume_after_a_kill_equals_an_uninterrupted_run(base, tmp_path, monkeypatch):
-    overrides = {**base, "model": "d2s-r18", "eal_mode": "paper", "epochs": 3}
+    overrides = {**base, "model": "d2s-r18", "eal_mode": "online", "epochs": 3}
     config = load_config(overrides=overrides)
     full = train(config, tmp_path / "full", progress=False)
 

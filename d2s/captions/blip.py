@@ -63,7 +63,8 @@ class BlipCaptioner:
         model: hub id or local folder, loaded with ``BlipForConditionalGeneration`` /
             ``BlipProcessor.from_pretrained``.
         device: torch device.
-        precision: ``auto`` (bf16/fp16 autocast on CUDA, fp32 on CPU), ``fp32``, ``bf16``, ``fp16``.
+        precision: ``fp32`` (default: the authors decode BLIP in fp32), ``auto`` (bf16/fp16
+            autocast on CUDA, fp32 on CPU), ``bf16``, ``fp16``.
         prompts, max_new_tokens: DESIGN §1.2 values by default.
     """
 
@@ -73,7 +74,7 @@ class BlipCaptioner:
         self,
         model: str | os.PathLike = BLIP_MODEL_ID,
         device: str | torch.device = "cpu",
-        precision: str = "auto",
+        precision: str = "fp32",
         prompts: tuple[str, ...] = BLIP_PROMPTS,
         max_new_tokens: int = BLIP_MAX_NEW_TOKENS,
     ) -> None:
@@ -103,7 +104,7 @@ class BlipCaptioner:
             "captioner": self.name,
             "model": self.model_id,
             "prompts": list(self.prompts),
-            "join": ". ",
+            "join": "each output + '. ', stripped",
             "max_new_tokens": self.max_new_tokens,
             "decoding": decoding_settings(self.model.text_decoder.generation_config),
             "precision": self.precision,

@@ -63,7 +63,7 @@ class FlorenceCaptioner:
         name: str,
         model: str | os.PathLike = FLORENCE_MODEL_ID,
         device: str | torch.device = "cpu",
-        precision: str = "auto",
+        precision: str = "fp32",
         max_new_tokens: int = FLORENCE_MAX_NEW_TOKENS,
         num_beams: int = FLORENCE_NUM_BEAMS,
         trust_remote_code: bool = False,

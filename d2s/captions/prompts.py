@@ -53,5 +53,9 @@ def normalize_caption(text: str) -> str:
 
 
 def join_blip(outputs: list[str]) -> str:
-    """The decoded BLIP outputs (each starting with its prefix) as one caption (DESIGN §1.2)."""
-    return BLIP_JOIN.join(normalize_caption(text) for text in outputs)
+    """The decoded BLIP outputs (each starting with its prefix) as one caption (DESIGN §1.2).
+
+    As the authors' released code builds it (D2S repository, commit 57e2c59): every output is
+    followed by ``". "`` and the whole is stripped, so the caption ends with ``.``.
+    """
+    return "".join(normalize_caption(text) + BLIP_JOIN for text in outputs).strip()

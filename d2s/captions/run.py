@@ -26,7 +26,7 @@ def load_captioner(
     name: str,
     model: str | os.PathLike | None = None,
     device: str = "cpu",
-    precision: str = "auto",
+    precision: str = "fp32",
     trust_remote_code: bool = False,
 ) -> Captioner:
     """Build the captioner ``name`` (``blip`` or ``florence-cap1/2/3``) from ``model``."""

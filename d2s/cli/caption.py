@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split-dir", default=None, help="folder of split files (d2s data splits)")
     p.add_argument("--batch-size", type=int, default=16, help="images per batch (default 16)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS)
     p.add_argument("--workers", type=int, default=None, help="image loading workers")
     p.add_argument(
         "--trust-remote-code",

@@ -14,6 +14,8 @@ import json
 import time
 from pathlib import Path
 
+from d2s.alignment import EAL_MODES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -26,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, default=96, help="training resolution (px)")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--eal-mode", choices=("released", "paper"), default="released")
+    p.add_argument("--eal-mode", choices=EAL_MODES, default="released")
     p.add_argument("--buffer-size", type=int, default=128, help="EAL buffer capacity M")
     p.add_argument("--refresh-steps", type=int, default=8)
     p.add_argument("--seed", type=int, default=42)

@@ -54,7 +54,7 @@ def evaluate_checkpoint(
     loader = DataLoader(
         ImageDataset(items, image_transform(config.image_size, train=False)), batch_size=batch_size
     )
-    predictions, metrics = predict(Task(model), loader, target, run._batch, run._autocast)
+    predictions, metrics = predict(Task(model), loader, target, run._batch)
     summary = {
         **metrics,
         "model": config.model,

@@ -76,6 +76,12 @@ def make_optimizer(config: TrainConfig, task: Task, steps_per_epoch: int):
     return optimizer, scheduler, False
 
 
+def format_terms(sums: dict[str, float]) -> str:
+    """``loss 0.1234 (mse 0.1, eal 0.0)``: whatever terms the task's loss returned, in its order."""
+    parts = ", ".join(f"{key} {value:.4f}" for key, value in sums.items() if key != "loss")
+    return f"loss {sums['loss']:.4f}" + (f" ({parts})" if parts else "")
+
+
 class Run:
     """A training run bound to its output folder."""
 
@@ -105,7 +111,8 @@ class Run:
             dataset,
             batch_size=cfg.batch_size if train else cfg.eval_batch_size,
             shuffle=train,
-            drop_last=train and len(dataset) >= cfg.batch_size,
+            # the released loop keeps the last partial batch (drop_last=False)
+            drop_last=train and cfg.drop_last and len(dataset) >= cfg.batch_size,
             num_workers=cfg.num_workers,
             generator=generator,
             pin_memory=self.cuda,
@@ -125,7 +132,9 @@ class Run:
         return batch
 
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda and self.config.amp)
+        """The training forward's precision: bf16 autocast on CUDA only with ``precision: bf16``."""
+        enabled = self.cuda and self.config.precision == "bf16"
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled)
 
     # training ---------------------------------------------------------------------------------
     def train(self) -> dict:
@@ -140,6 +149,13 @@ class Run:
             torch.set_num_threads(cfg.threads)
         if self.device.type == "cpu":
             torch.use_deterministic_algorithms(True, warn_only=True)
+        if self.cuda:
+            # As the released code: cudnn deterministic, no autotuning (a key trades it for speed);
+            # TF32 matmuls/convolutions are allowed under fp32.
+            torch.backends.cudnn.deterministic = cfg.cudnn_deterministic
+            torch.backends.cudnn.benchmark = not cfg.cudnn_deterministic
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
 
         train_items, selection_items = train_and_selection_items(cfg)
         check_splits(cfg, train_items, selection_items)
@@ -184,9 +200,7 @@ class Run:
             )
             if not per_iteration:
                 scheduler.step()
-            metrics = predict(
-                task, self._loader(selection, False), selection, self._batch, self._autocast
-            )[1]
+            metrics = predict(task, self._loader(selection, False), selection, self._batch)[1]
             row = {"epoch": epoch + 1, "lr": lr, **sums, "sel_split": selection.name}
             row.update({f"sel_{k}": v for k, v in metrics.items()})
             row["seconds"] = round(time.time() - started, 2)
@@ -209,8 +223,7 @@ class Run:
             )
             if self.progress:
                 print(
-                    f"epoch {epoch + 1}/{cfg.epochs}: loss {sums['loss']:.4f} (mse {sums['mse']:.4f}, "
-                    f"eal {sums.get('eal', 0):.4f}, fal {sums.get('fal', 0):.4f}) "
+                    f"epoch {epoch + 1}/{cfg.epochs}: {format_terms(sums)} "
                     f"{selection.name} srcc {metrics['srcc']:.4f} plcc {metrics['plcc']:.4f}"
                 )
         return self._finish(task, best)
@@ -289,9 +302,7 @@ class Run:
         # the saved model is the inference model: the training-only projection is not in it
         load_weights(task.model, selected["state_dict"], str(self.out / "best.pt"), ("proj.",))
         test = self._split("test", load_split_items(cfg, cfg.test_split), cfg.text_at_test)
-        predictions, metrics = predict(
-            task, self._loader(test, False), test, self._batch, self._autocast
-        )
+        predictions, metrics = predict(task, self._loader(test, False), test, self._batch)
         summary = {
             **metrics,
             "model": cfg.model,
@@ -300,6 +311,7 @@ class Run:
             "seed": cfg.seed,
             "eal_mode": cfg.eal_mode if cfg.model.startswith("d2s") and cfg.use_eal else None,
             "select": cfg.select,
+            "precision": cfg.precision,
             "selected_epoch": selected["epoch"],
             "epochs": cfg.epochs,
             "run_label": cfg.run_label,

@@ -14,15 +14,18 @@ from d2s.metrics import evaluate
 
 
 @torch.no_grad()
-def predict(
-    task, loader, split, make_batch: Callable, autocast: Callable
-) -> tuple[np.ndarray, dict]:
-    """Predictions for every item of ``split`` (in order) and their metrics."""
+def predict(task, loader, split, make_batch: Callable) -> tuple[np.ndarray, dict]:
+    """Predictions for every item of ``split`` (in order) and their metrics.
+
+    Always in fp32, whatever the training precision: a bf16 sigmoid would quantise the scores
+    (the released code evaluates in fp32 too). Autocast is switched off explicitly so a caller's
+    enclosing autocast region cannot lower it.
+    """
     task.eval()
     outputs = []
     for images, targets, ids in loader:
         batch = make_batch(images, targets, ids, split)
-        with autocast():
+        with torch.autocast(images.device.type if images.is_cuda else "cpu", enabled=False):
             outputs.append(task.predict(batch).float().cpu())
     predictions = torch.cat(outputs).numpy() if outputs else np.zeros(0)
     return predictions, evaluate(predictions, [item.label for item in split.items])

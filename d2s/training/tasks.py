@@ -137,13 +137,28 @@ class ConcatTask(Task):
         return {"loss": mse, "mse": mse.detach()}
 
 
+def task_class(model: str) -> type[Task] | None:
+    """The adapter that trains ``model``, or None for models ``d2s train`` cannot train."""
+    if model in D2S_VARIANTS:
+        return D2STask
+    if model in ("icnet", "iccorn"):
+        return BaselineTask
+    if model == "caption-only":
+        return CaptionOnlyTask
+    if model.startswith("concat"):
+        return ConcatTask
+    return None
+
+
+def trainable_models() -> list[str]:
+    """Every model name ``d2s train`` accepts (the rest, e.g. HyperIQA/TOPIQ, are latency rows)."""
+    from d2s.models import model_names
+
+    return [name for name in model_names() if task_class(name) is not None]
+
+
 def make_task(config: TrainConfig) -> Task:
-    if config.model in D2S_VARIANTS:
-        return D2STask(config)
-    if config.model in ("icnet", "iccorn"):
-        return BaselineTask(config)
-    if config.model == "caption-only":
-        return CaptionOnlyTask(config)
-    if config.model.startswith("concat"):
-        return ConcatTask(config)
-    raise ValueError(f"model {config.model!r} cannot be trained by d2s train")
+    adapter = task_class(config.model)
+    if adapter is None:
+        raise ValueError(f"model {config.model!r} cannot be trained by d2s train")
+    return adapter(config)

@@ -57,7 +57,7 @@ rule captions:
         work=f"{RES}/captions/{{dataset}}/work/{{captioner}}.tsv",
         batch_size=CAPTIONS.get("batch_size", 32),
         device=CAPTIONS.get("device", "cuda"),
-        precision=CAPTIONS.get("precision", "auto"),
+        precision=CAPTIONS.get("precision", "fp32"),
     shell:
         "{params.d2s} caption --captioner {wildcards.captioner} --model {params.model:q}"
         " --dataset {wildcards.dataset} --root {params.root:q} --out {params.work:q}"
