@@ -117,9 +117,8 @@ def _refusal(source: Path, problems: list[str]) -> str:
     shown = problems[:SHOWN_PROBLEMS]
     more = len(problems) - len(shown)
     tail = [f"… and {more} more"] if more else []
-    return (
-        f"{source}: refused, {len(problems)} problem(s); nothing was written:\n  "
-        + "\n  ".join(shown + tail)
+    return f"{source}: refused, {len(problems)} problem(s); nothing was written:\n  " + "\n  ".join(
+        shown + tail
     )
 
 
@@ -182,7 +181,6 @@ def import_released(
             return {**record, "already_imported": True}
         # Otherwise an import of this very file was killed mid-write: written again below.
     write_captions(
-
         out,
         [(row.name, row.caption) for row in rows],
         settings,

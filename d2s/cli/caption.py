@@ -79,7 +79,9 @@ def _register_import(actions: argparse._SubParsersAction) -> None:
     q.add_argument("--out", required=True, help="caption cache TSV to write (sidecar: OUT.json)")
     q.add_argument("--split", default="train", help="split the file must fit (default: train)")
     q.add_argument(
-        "--split-dir", default=None, help="folder of split files (d2s data splits) holding SPLIT.txt"
+        "--split-dir",
+        default=None,
+        help="folder of split files (d2s data splits) holding SPLIT.txt",
     )
     q.set_defaults(func=run_import)
 
@@ -107,14 +109,13 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from d2s.captions.cache import CaptionCacheError
     from d2s.captions.cache import CaptionCacheError
     from d2s.cli import CLIError
     from d2s.data import DatasetError, load_items
 
-    missing = [f"--{key}" for key in ("captioner", "dataset", "root", "out") if not getattr(args, key)]
+    missing = [
+        f"--{key}" for key in ("captioner", "dataset", "root", "out") if not getattr(args, key)
+    ]
     if missing:
         args.caption_parser.error("the following arguments are required: " + ", ".join(missing))
     if args.batch_size < 1:
