@@ -168,6 +168,7 @@ def test_parse_and_check_are_pure_functions():
         (SPACED, 0.5, "a.", 1),
         ("b.png", 0.25, "b.", 3),
     ]
+    assert parse_released(text.replace("\n", "\r\n"), "f.txt") == (rows, [])  # CRLF lines
     labels = {SPACED: 0.5 + 9e-7, "b.png": 0.25 + 2e-6}
     assert check_against_split(rows, labels, "f.txt", "s") == [
         "f.txt:3: 'b.png' has score 0.25, but s gives 0.250002"

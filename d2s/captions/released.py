@@ -145,7 +145,7 @@ def import_released(
         )
     data = source.read_bytes()
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a BOM, if an editor added one, is no part of a name
     except UnicodeDecodeError as err:
         raise ReleasedCaptionError(f"{source}: not UTF-8 text ({err})") from err
     rows, problems = parse_released(text, str(source))
