@@ -8,6 +8,12 @@
 kill resumes; a cache made with other settings is refused. ``--captioner demo`` copies the demo's
 scene descriptions (``ROOT/captions.tsv``, or ``--model FILE``) into the same format: on the demo
 they stand in for BLIP.
+
+    d2s caption import FILE --root ROOT --out FILE [--split train] [--split-dir DIR]
+
+imports the authors' released ``train_blip_caption.txt`` (D2S repository, commit 57e2c59) as a
+caption cache (captioner ``blip-released``), after checking every name and score against the
+IC9600 split (``ROOT/train.txt``, or ``DIR/train.txt`` with ``--split-dir``).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,16 +34,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--captioner", required=True, choices=CAPTIONERS)
+    # Required unless the `import` sub-command is given (checked in run()).
+    p.add_argument("--captioner", choices=CAPTIONERS)
     p.add_argument(
         "--model",
         default=None,
         help="hub id or local folder (default: Salesforce/blip-image-captioning-large for blip, "
         "florence-community/Florence-2-large for florence-*); for demo: the captions.tsv to import",
     )
-    p.add_argument("--dataset", required=True, help="dataset name, e.g. ic9600 (the demo: ic9600)")
-    p.add_argument("--root", required=True, help="dataset folder in its official layout")
-    p.add_argument("--out", required=True, help="caption cache TSV (sidecar: OUT.json)")
+    p.add_argument("--dataset", help="dataset name, e.g. ic9600 (the demo: ic9600)")
+    p.add_argument("--root", help="dataset folder in its official layout")
+    p.add_argument("--out", help="caption cache TSV (sidecar: OUT.json)")
     p.add_argument("--split", default="all", help="official split, or all (default)")
     p.add_argument("--split-dir", default=None, help="folder of split files (d2s data splits)")
     p.add_argument("--batch-size", type=int, default=16, help="images per batch (default 16)")
@@ -54,16 +62,62 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=True,
         help="show a progress bar with images/s (default: on)",
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, caption_parser=p)
+    actions = p.add_subparsers(dest="caption_action", metavar="{import}")
+    _register_import(actions)
+
+
+def _register_import(actions: argparse._SubParsersAction) -> None:
+    q = actions.add_parser(
+        "import",
+        help="import the authors' released BLIP captions (train_blip_caption.txt)",
+        description="Import the D2S authors' train_blip_caption.txt (D2S repository, commit "
+        "57e2c59) as a caption cache, checking every name and score against the IC9600 split.",
+    )
+    q.add_argument("file", metavar="FILE", help="the released train_blip_caption.txt")
+    q.add_argument("--root", required=True, help="IC9600 folder in its official layout")
+    q.add_argument("--out", required=True, help="caption cache TSV to write (sidecar: OUT.json)")
+    q.add_argument("--split", default="train", help="split the file must fit (default: train)")
+    q.add_argument(
+        "--split-dir",
+        default=None,
+        help="folder of split files (d2s data splits) holding SPLIT.txt",
+    )
+    q.set_defaults(func=run_import)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from d2s.captions.cache import CaptionCacheError
+    from d2s.captions.released import import_released
+    from d2s.cli import CLIError
+    from d2s.data import DatasetError, load_items
+
+    try:
+        items = load_items("ic9600", args.root, args.split, args.split_dir)
+        split_file = Path(args.split_dir or args.root) / f"{args.split}.txt"
+        record = import_released(
+            args.file,
+            items,
+            args.out,
+            split=str(split_file),
+            info={"dataset": "ic9600", "root": str(args.root), "split": args.split},
+        )
+    except (CaptionCacheError, DatasetError) as err:
+        raise CLIError(str(err)) from err
+    print(json.dumps(record, indent=2), file=sys.stdout)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from d2s.captions.cache import CaptionCacheError
     from d2s.cli import CLIError
     from d2s.data import DatasetError, load_items
 
+    missing = [
+        f"--{key}" for key in ("captioner", "dataset", "root", "out") if not getattr(args, key)
+    ]
+    if missing:
+        args.caption_parser.error("the following arguments are required: " + ", ".join(missing))
     if args.batch_size < 1:
         raise CLIError("--batch-size must be at least 1")
     split = None if args.split == "all" else args.split
