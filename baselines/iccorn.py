@@ -91,6 +91,21 @@ class ICCORN(ICNet):
             nn.Linear(hidden, self.num_levels - 1),
         )
 
+    @torch.no_grad()
+    def init_label_prior(self, targets: torch.Tensor, smoothing: float = 1.0) -> None:
+        """Set the CORN output biases to the training labels' conditional level frequencies.
+
+        With zero logits every conditional probability is 0.5, so the decoded score starts at
+        about ``1/(K−1)`` (far below any label mean) and the gradient reaching the trunk is tiny.
+        Bias ``k`` becomes ``logit P(level > k | level > k−1)`` of the (Laplace-smoothed)
+        training levels, so the untrained model already predicts the label prior's mean.
+        """
+        levels = corn_levels(targets.reshape(-1), self.num_levels)
+        counts = torch.bincount(levels, minlength=self.num_levels).double() + smoothing
+        above = counts.flip(0).cumsum(0).flip(0)  # N(level >= k)
+        conditional = above[1:] / above[:-1]  # P(level > k | level > k-1), k = 0 … K-2
+        self.head[-1].bias.copy_(torch.logit(conditional.clamp(1e-6, 1 - 1e-6)).float())
+
     def forward_logits(self, features: torch.Tensor) -> torch.Tensor:
         """Fused map → CORN logits ``(B, K − 1)``."""
         return self.head(self.forward_head(features, pre_logits=True))
