@@ -14,7 +14,7 @@ an independent implementation):
 - map head: 3×3 conv + BN + ReLU → SLAM → 1×1 conv → sigmoid: a 1 × 64 × 64 complexity map;
 - score head: 3×3 conv + BN + ReLU → SLAM → global average pool → MLP 512→512→1 → sigmoid;
 - loss ``0.9·MSE(score, y) + 0.1·MSE(mean(map), y)``;
-- 20,328,074 parameters (the budget is itemised in ``DESIGN.md`` §2.1 and checked by the tests);
+- 20,328,074 parameters (the budget is itemised in ``docs/design.md`` §2.1 and checked by the tests);
 - recipe (:class:`ICNetRecipe`): SGD (momentum 0.9, weight decay 1e-3, lr 0.05), one epoch of
   linear warm-up, lr ×0.2 at epochs 10 and 20, 30 epochs, batch 64, 512² resize, horizontal flip.
 

@@ -1,6 +1,6 @@
 """D2S (Describe-to-Score): text-guided image-complexity assessment.
 
-Reference reproducibility suite. See README.md and DESIGN notes in the docstrings.
+Reference reproducibility suite. See README.md and the design notes in docs/design.md (cited as "docs/design.md §N").
 """
 
 __version__ = "0.1.0"

@@ -128,7 +128,7 @@ class MomentumModel(nn.Module):
 
 
 class EntropyAlignment(nn.Module):
-    """EAL as in Algorithm 1, with the two behaviours of DESIGN §1.1.
+    """EAL as in Algorithm 1, with the two behaviours of docs/design.md §1.1.
 
     Per iteration: ``observe`` (MoM entropies of the batch and the batch's cached text
     entropies enter the FIFOs) → ``loss`` → optimiser step → ``after_step`` (EMA update, then the

@@ -11,7 +11,7 @@ per-image inference latency, ``tests/test_bench_training.py`` and
   derives the ratios the efficiency claims are judged by (:func:`derived_ratios`);
 - :func:`write_latency_table`, which writes the CSV and a JSON of the ratios atomically.
 
-Latency (DESIGN §4) is the per-image forward time of the inference model at its training
+Latency (docs/design.md §4) is the per-image forward time of the inference model at its training
 resolution: batch 1, eval mode, ``torch.inference_mode()``, median over the benchmark rounds.
 """
 

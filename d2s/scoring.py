@@ -8,7 +8,7 @@ downloaded file can never run pickled code):
 - the authors' released ``D2S_R18.pth`` / ``D2S_R50.pth``: ``{"model_state": state_dict, ...}``
   whose keys are mapped by :func:`released_to_suite_keys` (see :data:`RELEASED_KEY_MAP`).
 
-Inputs and preprocessing (the same as ``d2s evaluate`` and training, DESIGN §1):
+Inputs and preprocessing (the same as ``d2s evaluate`` and training, docs/design.md §1):
 
 - paths and PIL images are converted to RGB by :func:`to_rgb`, resized to ``image_size``² with
   PIL's bilinear filter (torchvision ``Resize``), turned into ``[0, 1]`` tensors and normalised
@@ -55,7 +55,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Pillow raises DecompressionBombError above twice its warning threshold; we use that as default.
 DEFAULT_MAX_PIXELS: int = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
 
-#: Input size of the authors' released checkpoints (their ``val.py`` default, DESIGN §1).
+#: Input size of the authors' released checkpoints (their ``val.py`` default, docs/design.md §1).
 RELEASED_IMAGE_SIZE = 512
 
 #: File name endings that count as images when a folder or glob is expanded (case-insensitive).

@@ -1,4 +1,4 @@
-"""Tiny datasets written in each official on-disk layout (DESIGN §3), for the d2s.data tests."""
+"""Tiny datasets written in each official on-disk layout (docs/design.md §3), for the d2s.data tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-image inference latency: Table 1's Params / Latency columns and Fig. 3 (DESIGN §4, §5).
+"""Per-image inference latency: Table 1's Params / Latency columns and Fig. 3 (docs/design.md §4, §5).
 
 ``pytest --benchmark-only tests/test_bench_latency.py`` times every model of
 :data:`d2s.bench.LATENCY_SPECS` at batch 1 in eval mode under ``torch.inference_mode()``, at its

@@ -1,4 +1,4 @@
-"""Loaders read each official layout (DESIGN §3) to the right names, labels and categories."""
+"""Loaders read each official layout (docs/design.md §3) to the right names, labels and categories."""
 
 from __future__ import annotations
 

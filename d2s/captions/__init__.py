@@ -1,4 +1,4 @@
-"""Describe (DESIGN §1.2): cached captions of every image and the cached text features of them.
+"""Describe (docs/design.md §1.2): cached captions of every image and the cached text features of them.
 
 Modules (each small, single purpose)::
 

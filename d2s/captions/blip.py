@@ -1,6 +1,6 @@
-"""BLIP conditional captioning with the four D2S prefixes (DESIGN §1.2), batched.
+"""BLIP conditional captioning with the four D2S prefixes (docs/design.md §1.2), batched.
 
-DESIGN §1.2: ``Salesforce/blip-image-captioning-large``; four prefixes, each generated
+docs/design.md §1.2: ``Salesforce/blip-image-captioning-large``; four prefixes, each generated
 independently on the same image; ``max_new_tokens=64``; default decoding; each decoded output
 includes its prefix (lower case, BLIP's BERT tokenizer is uncased); joined with ``". "``.
 
@@ -65,7 +65,7 @@ class BlipCaptioner:
         device: torch device.
         precision: ``fp32`` (default: the authors decode BLIP in fp32), ``auto`` (bf16/fp16
             autocast on CUDA, fp32 on CPU), ``bf16``, ``fp16``.
-        prompts, max_new_tokens: DESIGN §1.2 values by default.
+        prompts, max_new_tokens: docs/design.md §1.2 values by default.
     """
 
     name = "blip"

@@ -1,4 +1,4 @@
-"""The caption cache: one TSV per dataset and captioner, with a JSON sidecar (DESIGN §1.2).
+"""The caption cache: one TSV per dataset and captioner, with a JSON sidecar (docs/design.md §1.2).
 
 Format::
 

@@ -1,6 +1,6 @@
 """The text-feature file of a caption cache: what training reads instead of running CLIP.
 
-DESIGN §1.2: the text encoder is frozen and the captions are fixed, so every caption's text feature
+docs/design.md §1.2: the text encoder is frozen and the captions are fixed, so every caption's text feature
 and text entropy (Eq. 12) are constants, computed once. :func:`build_text_features` reads a
 complete caption cache, gets features and entropies through :func:`d2s.text.cached_text_features`
 (keyed by a hash of the captions and the encoder id, so a changed caption or encoder recomputes),

@@ -1,4 +1,4 @@
-"""Florence-2 captioners for Table 7 (DESIGN §1.2): CapI ``<CAPTION>``, CapII
+"""Florence-2 captioners for Table 7 (docs/design.md §1.2): CapI ``<CAPTION>``, CapII
 ``<DETAILED_CAPTION>``, CapIII ``<MORE_DETAILED_CAPTION>``.
 
 transformers 5 has Florence-2 natively (``Florence2ForConditionalGeneration``, checkpoints in

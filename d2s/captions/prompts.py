@@ -1,11 +1,11 @@
-"""Captioner names, prompts and caption text rules (DESIGN §1.2). No heavy imports here."""
+"""Captioner names, prompts and caption text rules (docs/design.md §1.2). No heavy imports here."""
 
 from __future__ import annotations
 
-#: BLIP-large, the captioner D2S trains with (DESIGN §1.2).
+#: BLIP-large, the captioner D2S trains with (docs/design.md §1.2).
 BLIP_MODEL_ID = "Salesforce/blip-image-captioning-large"
 
-#: The four BLIP text prefixes, each generated independently on the same image (DESIGN §1.2).
+#: The four BLIP text prefixes, each generated independently on the same image (docs/design.md §1.2).
 BLIP_PROMPTS: tuple[str, ...] = (
     "this image shows",
     "the main objects are",
@@ -13,17 +13,17 @@ BLIP_PROMPTS: tuple[str, ...] = (
     "the overall visual complexity is",
 )
 
-#: ``max_new_tokens`` of every BLIP generation (DESIGN §1.2); decoding is the model's default.
+#: ``max_new_tokens`` of every BLIP generation (docs/design.md §1.2); decoding is the model's default.
 BLIP_MAX_NEW_TOKENS = 64
 
-#: Separator between the four decoded BLIP outputs (DESIGN §1.2).
+#: Separator between the four decoded BLIP outputs (docs/design.md §1.2).
 BLIP_JOIN = ". "
 
 #: Florence-2 in transformers' native format (``Florence2ForConditionalGeneration``). The original
 #: ``microsoft/Florence-2-large`` repository needs ``--trust-remote-code``.
 FLORENCE_MODEL_ID = "florence-community/Florence-2-large"
 
-#: Florence-2 task tokens for Table 7: CapI, CapII, CapIII (DESIGN §1.2).
+#: Florence-2 task tokens for Table 7: CapI, CapII, CapIII (docs/design.md §1.2).
 FLORENCE_TASKS: dict[str, str] = {
     "florence-cap1": "<CAPTION>",
     "florence-cap2": "<DETAILED_CAPTION>",
@@ -53,7 +53,7 @@ def normalize_caption(text: str) -> str:
 
 
 def join_blip(outputs: list[str]) -> str:
-    """The decoded BLIP outputs (each starting with its prefix) as one caption (DESIGN §1.2).
+    """The decoded BLIP outputs (each starting with its prefix) as one caption (docs/design.md §1.2).
 
     As the authors' released code builds it (D2S repository, commit 57e2c59): every output is
     followed by ``". "`` and the whole is stripped, so the caption ends with ``.``.

@@ -130,7 +130,7 @@ def import_demo_captions(
 ) -> dict[str, Any]:
     """Write the demo's scene descriptions (``make-demo``'s ``captions.tsv``) as a caption cache.
 
-    On the demo these descriptions stand in for BLIP (DESIGN §6). Only ``items`` are kept, in their
+    On the demo these descriptions stand in for BLIP (docs/design.md §6). Only ``items`` are kept, in their
     order; an item without a description is an error.
     """
     import hashlib
@@ -157,7 +157,7 @@ def import_demo_captions(
         )
     settings = {
         "captioner": "demo",
-        "model": "d2s demo scene descriptions (stand-in for BLIP, DESIGN §6)",
+        "model": "d2s demo scene descriptions (stand-in for BLIP, docs/design.md §6)",
         "source_sha256": hashlib.sha256(data).hexdigest(),
     }
     write_captions(

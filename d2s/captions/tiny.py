@@ -1,6 +1,6 @@
 """Tiny random-weight BLIP and Florence-2 checkpoints, written to a folder in the hub layout.
 
-DESIGN §6: no hub here, so the real loading code (``from_pretrained`` on a folder) is exercised
+docs/design.md §6: no hub here, so the real loading code (``from_pretrained`` on a folder) is exercised
 with small models built from configs. Both use real tokenizers (a BERT WordPiece vocabulary / a
 byte-level BPE vocabulary written here) and real processors, so they load exactly like the hub
 checkpoints. They caption in milliseconds; their captions are random words.
@@ -29,7 +29,7 @@ advertisement architecture scene scenes transport objects paintings persons flat
 
 
 def blip_vocab() -> dict[str, int]:
-    """A BERT-style WordPiece vocabulary covering the four D2S prefixes (DESIGN §1.2)."""
+    """A BERT-style WordPiece vocabulary covering the four D2S prefixes (docs/design.md §1.2)."""
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]
     prompt_words = [w for p in BLIP_PROMPTS for w in p.split()]
     letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]

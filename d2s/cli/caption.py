@@ -1,4 +1,4 @@
-"""``d2s caption``: caption a dataset into a resumable caption cache (DESIGN §1.2).
+"""``d2s caption``: caption a dataset into a resumable caption cache (docs/design.md §1.2).
 
     d2s caption --captioner blip|florence-cap1|florence-cap2|florence-cap3|demo
                 --dataset NAME --root ROOT --out FILE [--model PATH_OR_ID] [--split all]

@@ -1,4 +1,4 @@
-"""``d2s data``: inspect, fetch, place, split and generate datasets (facts: DESIGN §3).
+"""``d2s data``: inspect, fetch, place, split and generate datasets (facts: docs/design.md §3).
 
 Sub-commands::
 

@@ -1,4 +1,4 @@
-"""``d2s text-features``: text features and entropies of a caption cache (DESIGN §1.2).
+"""``d2s text-features``: text features and entropies of a caption cache (docs/design.md §1.2).
 
     d2s text-features --captions FILE --out OUT.pt [--clip-weights TAG|PATH|random]
                       [--cache-dir DIR] [--device D] [--batch-size B]

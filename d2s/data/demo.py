@@ -2,12 +2,12 @@
 
 ``make_demo(root, seed, size)`` writes (all deterministic for a seed, byte for byte):
 
-- ``root/images/*.jpg``, ``root/train.txt``, ``root/test.txt``: the IC9600 layout (DESIGN §3):
+- ``root/images/*.jpg``, ``root/train.txt``, ``root/test.txt``: the IC9600 layout (docs/design.md §3):
   two-space split files, names ``<category>_...`` with the 8 IC9600 categories, about one name in
   seven with single spaces, scores multiples of 1/68. Images are drawn in blocks of eight (one
   per category); every fourth block is the test set, the rest train (IC9600 is 75/25 too).
 - ``root/captions.tsv``: header ``image<TAB>caption``, one row per image; the caption fills the
-  four BLIP prompts of DESIGN §1.2, lower case, joined with ``". "``. It names what is drawn (kinds,
+  four BLIP prompts of docs/design.md §1.2, lower case, joined with ``". "``. It names what is drawn (kinds,
   colours, rough counts in words, background, scattered marks) and never a score or a digit.
 - ``root/factors.tsv``: per image the drawn factors the score is computed from (for figures).
 - ``root/cross/``: the cross-dataset target (stand-in for Savoias / VISC), a different drawing style
@@ -228,7 +228,7 @@ def _count_phrase(n: int, colour: str, kind: str) -> str:
 
 
 def caption(scene: Scene) -> str:
-    """The four-prompt description of ``scene`` (DESIGN §1.2 template); no digits, no score."""
+    """The four-prompt description of ``scene`` (docs/design.md §1.2 template); no digits, no score."""
     _, summary = FLAVOURS[scene.category]
     if scene.objects:
         groups: dict[tuple[str, str], int] = {}

@@ -12,7 +12,7 @@ Order of work, so that an interrupted run is never mistaken for a finished one:
    (:mod:`d2s.data.staging`: only an empty folder or a previous fetch of the same dataset is
    replaced). A folder without the marker is incomplete.
 
-Sources (DESIGN §3): pyiqa's Hugging Face dataset mirror ``chaofengc/IQA-PyTorch-Datasets``
+Sources (docs/design.md §3): pyiqa's Hugging Face dataset mirror ``chaofengc/IQA-PyTorch-Datasets``
 (archive names as in pyiqa's ``pyiqa/data/dataset_api.py``), the official archives (KADID/KonIQ:
 ``datasets.vqa.mmsp-kn.de``; TID2013: ``ponomarenko.info``, a RAR that needs ``bsdtar``, ``unrar``
 or ``7z`` on PATH), and Savoias from GitHub ``esaraee/Savoias-Dataset`` (branch archive or
@@ -69,7 +69,7 @@ SOURCES: dict[str, dict[str, list[tuple[str, str]]]] = {
 }
 DEFAULT_SOURCE = {"savoias": "github", "kadid10k": "hf", "koniq10k": "hf", "tid2013": "hf"}
 
-#: What a dataset folder must hold: for each entry, the names it may have (DESIGN §3 layouts).
+#: What a dataset folder must hold: for each entry, the names it may have (docs/design.md §3 layouts).
 REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "savoias": [("Images",), ("Ground truth",)],
     "kadid10k": [("dmos.csv",), ("images",)],

@@ -2,7 +2,7 @@
 
 ``ROOT/images/*.jpg``, ``ROOT/train.txt`` and ``ROOT/test.txt`` (7,200 + 2,400 lines), each line
 ``<name>␠␠<score>``. Scores are already on [0, 1], higher = more complex (multiples of 1/68).
-Category = the file-name prefix before the first ``_`` (DESIGN §3).
+Category = the file-name prefix before the first ``_`` (docs/design.md §3).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """NR-IQA sets in their official layouts: KADID-10K, KonIQ-10K, TID2013.
 
 Labels go to [0, 1] with higher = better quality, by the affine map of each set's published scale
-(below). For NR-IQA training DESIGN §3 asks for min-max normalised MOS: that is done when the split
+(below). For NR-IQA training docs/design.md §3 asks for min-max normalised MOS: that is done when the split
 files are written (:func:`d2s.data.splits.nriqa_splits`), not here, so loaders stay a fixed map.
 """
 

@@ -1,4 +1,4 @@
-"""Which datasets exist, how each is loaded, and where a user gets it (DESIGN §3)."""
+"""Which datasets exist, how each is loaded, and where a user gets it (docs/design.md §3)."""
 
 from __future__ import annotations
 

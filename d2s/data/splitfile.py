@@ -1,7 +1,7 @@
 """The two-space ``<name>␠␠<score>`` line format of IC9600's ``train.txt`` / ``test.txt``.
 
 Source: the IC9600 release (GitHub tinglyfeng/IC9600); its own loader splits each line on two spaces
-because 229 of the 9,600 file names contain single spaces (DESIGN §3). The suite writes every split
+because 229 of the 9,600 file names contain single spaces (docs/design.md §3). The suite writes every split
 file it makes in this same format, labels on the [0, 1] scale, so one reader reads them all.
 """
 

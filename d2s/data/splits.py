@@ -3,7 +3,7 @@
 Every split is a file ``<out>/<split>.txt`` in IC9600's own two-space format (``<name>␠␠<label>``,
 label on [0, 1] written with ``repr`` so it reads back bit-exact), so one reader
 (:func:`d2s.data.splitfile.read_pairs`, or ``load_items(..., split_dir=out)``) reads every split.
-``<out>/splits.json`` records how they were made. Kinds (DESIGN §1.1 and §3):
+``<out>/splits.json`` records how they were made. Kinds (docs/design.md §1.1 and §3):
 
 - ``official``: IC9600 ``train.txt`` / ``test.txt`` as released (other sets: ``all.txt``).
 - ``val``: the honest ``select: val`` protocol; a seeded ``fraction`` (default 10%) of the official
@@ -12,7 +12,7 @@ label on [0, 1] written with ``repr`` so it reads back bit-exact), so one reader
   (a label of exactly 1 falls in the last bin); X/10 images drawn without replacement per bin from
   the training set, all of a bin's images where it holds fewer. Files ``sst<X>.txt`` + ``test.txt``.
 - ``nriqa``: seeded random 6:2:2 ``train`` / ``val`` / ``test`` of the whole set, labels min-max
-  normalised over the whole set (``(y - min) / (max - min)``; DESIGN §3 "min-max normalise MOS" --
+  normalised over the whole set (``(y - min) / (max - min)``; docs/design.md §3 "min-max normalise MOS" --
   an affine map of MOS, so the same as min-max of the loader's [0, 1] labels).
 
 Random draws use ``numpy.random.default_rng`` seeded with the user's seed (and, for SST, the size),

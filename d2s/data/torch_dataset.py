@@ -31,7 +31,7 @@ class ImageDataset(Dataset):
 
     ``transform`` maps a PIL RGB image to a tensor (e.g. a torchvision pipeline); without one the
     image becomes a float tensor in [0, 1], CHW. ``index`` lets callers find the item again (the
-    EAL buffers re-read images by index, DESIGN §1).
+    EAL buffers re-read images by index, docs/design.md §1).
     """
 
     def __init__(

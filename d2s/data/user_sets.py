@@ -1,6 +1,6 @@
 """User-supplied complexity sets: Nagle4k and VISC-C / VISC-CI.
 
-No scriptable host was found for these (DESIGN §3), so the suite defines one documented layout
+No scriptable host was found for these (docs/design.md §3), so the suite defines one documented layout
 that other projects use for VISC: ``ROOT/labels.csv`` with columns ``image,score`` and the images
 under ``ROOT/images/`` (``image`` is relative to it). Higher score = more complex.
 

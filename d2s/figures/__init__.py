@@ -1,4 +1,4 @@
-"""The paper's figures, regenerated from the suite's own result files (DESIGN §5).
+"""The paper's figures, regenerated from the suite's own result files (docs/design.md §5).
 
 One module per figure family; each has plotting functions that take data frames / arrays (and are
 tested on synthetic inputs) apart from the loaders that read result files (:mod:`.sources`):

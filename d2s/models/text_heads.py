@@ -1,6 +1,6 @@
 """Table 7's text-input models: caption features alone, and image ⊕ caption concatenation.
 
-Unlike D2S these read caption features at test time too (DESIGN §1.2, §2).
+Unlike D2S these read caption features at test time too (docs/design.md §1.2, §2).
 """
 
 from __future__ import annotations

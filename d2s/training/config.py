@@ -1,8 +1,8 @@
 """Training configuration: one flat, typed record; YAML file plus ``key=value`` overrides.
 
 Every key is checked: an unknown key or a value of the wrong type stops the run with a message
-naming it. Defaults are the paper's D2S settings (DESIGN §1); model presets (e.g. ICNet's own
-recipe, DESIGN §2) apply unless the file or the command line sets the key.
+naming it. Defaults are the paper's D2S settings (docs/design.md §1); model presets (e.g. ICNet's own
+recipe, docs/design.md §2) apply unless the file or the command line sets the key.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ class TrainConfig:
 
 #: Defaults that differ per model (applied below the config file and the overrides).
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
-    # ICNet's own recipe (Feng et al., 2022; DESIGN §2): SGD, lr 0.05, batch 64, 30 epochs.
+    # ICNet's own recipe (Feng et al., 2022; docs/design.md §2): SGD, lr 0.05, batch 64, 30 epochs.
     "icnet": dict(recipe="icnet", lr=0.05, batch_size=64, epochs=30, use_eal=False, use_fal=False),
     "iccorn": dict(recipe="icnet", lr=0.05, batch_size=64, epochs=30, use_eal=False, use_fal=False),
 }

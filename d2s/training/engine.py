@@ -68,7 +68,7 @@ def make_optimizer(config: TrainConfig, task: Task, steps_per_epoch: int):
         )
         lr_lambda = icnet_lr_lambda(recipe, steps_per_epoch)
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda), True
-    # D2S (DESIGN §1): AdamW, one lr for all, cosine annealing per epoch down to min_lr.
+    # D2S (docs/design.md §1): AdamW, one lr for all, cosine annealing per epoch down to min_lr.
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=config.epochs, eta_min=config.min_lr
@@ -188,7 +188,7 @@ class Run:
         train_set = self._loader(train, True).dataset
 
         def fetch_images(ids: torch.Tensor) -> torch.Tensor:
-            # DESIGN §1: the momentum model re-reads refreshed entries with the training transform
+            # docs/design.md §1: the momentum model re-reads refreshed entries with the training transform
             return torch.stack([train_set[int(i)][0] for i in ids]).to(self.device)
 
         for epoch in range(start, cfg.epochs):

@@ -1,4 +1,4 @@
-# Benchmarks (issue 8; DESIGN §4, §5): `pytest --benchmark-only` times per-image inference of every
+# Benchmarks (issue 8; docs/design.md §4, §5): `pytest --benchmark-only` times per-image inference of every
 # Table 1 model (tests/test_bench_latency.py), a D2S training step against a vision-only step and
 # batched against per-prompt captioning; `d2s bench-table` turns the JSON into Table 1's Params /
 # Latency columns, the data of Fig. 3, and the ratios the efficiency claims are judged by.

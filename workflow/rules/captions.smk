@@ -1,7 +1,7 @@
-# Captions and text features (DESIGN §1.2): every image of a dataset is captioned once into a
+# Captions and text features (docs/design.md §1.2): every image of a dataset is captioned once into a
 # resumable cache (`d2s caption`), and the frozen CLIP text encoder turns the captions into cached
 # features and entropies (`d2s text-features`). On the demo, its own scene descriptions stand in
-# for BLIP (DESIGN §6) and the text encoder has random weights.
+# for BLIP (docs/design.md §6) and the text encoder has random weights.
 # Needs RES, PUBLIC, USER_SETS, dataset_ready, dataset_root and D2S (Snakefile, data_common.smk).
 
 

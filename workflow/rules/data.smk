@@ -1,4 +1,4 @@
-# Datasets (DESIGN §3): the demo data, downloads of the public sets, placement of the sets a user
+# Datasets (docs/design.md §3): the demo data, downloads of the public sets, placement of the sets a user
 # must supply, and split files. A dataset folder is complete when it holds `.d2s-verified.json`,
 # which `d2s data fetch/place` write last, after verifying every image and label.
 include: "data_common.smk"

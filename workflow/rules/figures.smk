@@ -1,4 +1,4 @@
-# The paper's figures (DESIGN §5), each rendered by `d2s figure` from the suite's result files:
+# The paper's figures (docs/design.md §5), each rendered by `d2s figure` from the suite's result files:
 # tables (Figs. 2, 3, 10, 11), run predictions (8, 9, 15), trained models and test images (6, 7,
 # 16), before/after-alignment features of a D2S run (4d, 4e, 12-14) and the caption cache (17-18).
 # Each figure: PNG (300 dpi) + PDF + the plotted data (CSV) + a JSON record of its inputs, under

@@ -1,4 +1,4 @@
-# The paper's tables (DESIGN §5): reproduced mean ± std over seeds beside the paper's values
+# The paper's tables (docs/design.md §5): reproduced mean ± std over seeds beside the paper's values
 # (results/paper/), labelled with the config, run label, eal_mode and select protocol.
 
 

@@ -1,4 +1,4 @@
-# Training runs and cross-dataset evaluations (DESIGN §1–§3, §5). Each run is one `d2s train`;
+# Training runs and cross-dataset evaluations (docs/design.md §1–§3, §5). Each run is one `d2s train`;
 # its folder holds last.pt (resume state: a killed run resumes from its last epoch) and, once
 # complete, metrics.json — written last, so a partial run never looks complete.
 include: "train_common.smk"
