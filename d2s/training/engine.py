@@ -174,7 +174,9 @@ class Run:
             selection = self._split("test", test_paths, cfg.text_at_test)
 
         torch.manual_seed(cfg.seed)
-        task = make_task(cfg).to(self.device)
+        task = make_task(cfg)
+        task.init_from_labels(torch.tensor([item.label for item in train.items]))
+        task = task.to(self.device)
         if self.cuda and cfg.channels_last:
             task.model.to(memory_format=torch.channels_last)
         steps = max(1, len(self._loader(train, True)))

@@ -48,6 +48,9 @@ class Task(nn.Module):
     def after_step(self, fetch_images: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
         """Called after each optimiser step."""
 
+    def init_from_labels(self, targets: torch.Tensor) -> None:
+        """Called once on a fresh model with the training labels ``(N,)`` (before any resume)."""
+
     def inference_state_dict(self) -> dict[str, torch.Tensor]:
         return self.model.state_dict()
 
@@ -103,6 +106,13 @@ class BaselineTask(Task):
 
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         return self.model.loss(batch["images"], batch["targets"])
+
+    def init_from_labels(self, targets: torch.Tensor) -> None:
+        # ICCORN starts from the training labels' prior instead of all-zero CORN logits, which
+        # decode to about 1/68 and barely move in a short run (see README, "ICCORN").
+        init_label_prior = getattr(self.model, "init_label_prior", None)
+        if init_label_prior is not None:
+            init_label_prior(targets)
 
 
 class CaptionOnlyTask(Task):
