@@ -41,7 +41,6 @@ __all__ = [
     "SLAM",
     "icnet",
     "icnet_lr_lambda",
-    "icnet_optimizer",
 ]
 
 
@@ -104,18 +103,6 @@ def icnet_lr_lambda(recipe: ICNetRecipe, steps_per_epoch: int) -> Callable[[int]
         return gamma ** sum(epoch >= m for m in milestones)
 
     return lr_lambda
-
-
-def icnet_optimizer(model: nn.Module, recipe: ICNetRecipe = ICNET_RECIPE) -> torch.optim.Optimizer:
-    """SGD over all parameters with the recipe's lr, momentum and weight decay."""
-    if recipe.optimizer != "sgd":
-        raise ValueError(f"unsupported optimizer {recipe.optimizer!r}")
-    return torch.optim.SGD(
-        model.parameters(),
-        lr=recipe.lr,
-        momentum=recipe.momentum,
-        weight_decay=recipe.weight_decay,
-    )
 
 
 # --------------------------------------------------------------------------------------------

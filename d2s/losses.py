@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 ENTROPY_EPS = 1e-8
 
@@ -98,21 +97,3 @@ def total_loss(
 ) -> torch.Tensor:
     """Eq. 11: ``mse + λ·eal + γ·fal`` (all scalars)."""
     return mse + weights.eal * eal + weights.fal * fal
-
-
-class InfoNCELoss(nn.Module):
-    """Module form of :func:`info_nce` with a fixed temperature."""
-
-    def __init__(self, temperature: float = 0.07) -> None:
-        super().__init__()
-        self.temperature = temperature
-
-    def forward(self, v: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return info_nce(v, t, self.temperature)
-
-
-class EnergyDistanceLoss(nn.Module):
-    """Module form of :func:`energy_distance`."""
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return energy_distance(x, y)

@@ -35,13 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"d2s.cli.{name}")
-        except ModuleNotFoundError as err:
-            if err.name == f"d2s.cli.{name}":
-                continue  # command not built yet
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"d2s.cli.{name}").register(subparsers)
     return parser
 
 

@@ -20,8 +20,6 @@ def _regression_head(in_dim: int, hidden: int = 512) -> nn.Sequential:
 class CaptionOnly(nn.Module):
     """Score from the frozen text feature alone: ``(B, 512)`` → ``(B,)``."""
 
-    uses_images = False
-
     def __init__(self, text_dim: int = 512, hidden: int = 512) -> None:
         super().__init__()
         self.head = _regression_head(text_dim, hidden)
@@ -32,8 +30,6 @@ class CaptionOnly(nn.Module):
 
 class ConcatD2S(nn.Module):
     """D2S image feature (pooled, 1024-d) concatenated with the text feature, then the head."""
-
-    uses_images = True
 
     def __init__(
         self, backbone: str = "resnet18", pretrained: bool = False, text_dim: int = 512, **kwargs

@@ -5,7 +5,8 @@ Two kinds share one envelope ``{"format": FORMAT, "version": VERSION, "kind": ..
 - ``model``: the weights of a trained model plus what is needed to rebuild it (model name,
   constructor arguments, training config) — what ``d2s evaluate`` and ``d2s score`` read.
 - ``state``: everything needed to resume a run at an epoch boundary (model, optimiser,
-  scheduler, EAL buffers and momentum model, history, RNG state).
+  scheduler, EAL buffers and momentum model, history). No RNG state: shuffling and augmentation
+  are reseeded from (seed, epoch) at every epoch, which is what makes a resume exact.
 """
 
 from __future__ import annotations

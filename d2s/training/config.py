@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,6 @@ class TrainConfig:
     threads: int = 0
     eval_batch_size: int = 64
     run_label: str = ""
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -154,10 +153,6 @@ def _coerce(key: str, value: Any) -> Any:
             return int(value)
         if isinstance(default, float):
             return float(value)
-        if key == "extra":
-            if not isinstance(value, dict):
-                raise ValueError(value)
-            return value
         return str(value)
     except (TypeError, ValueError):
         kind = type(default).__name__ if default is not None else "string"

@@ -282,7 +282,7 @@ class Run:
         save_checkpoint(
             {
                 "model_name": self.config.model,
-                "model_kwargs": task.model_kwargs,
+                "model_kwargs": {},  # named models rebuild from their name alone
                 "state_dict": task.inference_state_dict(),
                 "config": self.config.to_dict(),
                 "epoch": row["epoch"],

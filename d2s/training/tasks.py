@@ -31,9 +31,7 @@ def predict_batch(model: nn.Module, batch: Batch) -> torch.Tensor:
 
 
 class Task(nn.Module):
-    """A model plus its training objective. ``model_kwargs`` rebuild the inference model."""
-
-    model_kwargs: dict = {}
+    """A model plus its training objective."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
