@@ -215,8 +215,24 @@ def run_overrides(spec: RunSpec, config: dict[str, Any]) -> dict[str, Any]:
     elif spec.split != "official":
         raise ValueError(f"unknown split {spec.split!r}")
     if needs_text(out):
+        captioner = released_captioner(spec.dataset, captioner, out["model"], config)
         out["text_features"] = f"{resources}/text_features/{spec.dataset}/{captioner}.pt"
     return out
+
+
+#: Captioner name of an imported file of the authors' own BLIP captions (``d2s caption import``).
+RELEASED_BLIP = "blip-released"
+
+
+def released_captioner(dataset: str, captioner: str, model: str, config: dict[str, Any]) -> str:
+    """``blip-released`` where ``captions.released_blip`` names the authors' caption file for the
+    dataset and the run needs training captions only (the file covers the training split; runs
+    that read captions at test time, Table 7's caption-only / concat, keep the suite's BLIP)."""
+    released = (config.get("captions") or {}).get("released_blip") or {}
+    reads_test_captions = model == "caption-only" or model.startswith("concat")
+    if captioner == "blip" and dataset in released and not reads_test_captions:
+        return RELEASED_BLIP
+    return captioner
 
 
 def needs_text(overrides: dict[str, Any]) -> bool:

@@ -54,6 +54,11 @@ class FrozenTextEncoder(nn.Module):
         """Token ids ``(N, 77)``; longer captions are truncated (EOT kept last)."""
         return self.tokenizer(list(captions))
 
+    def count_truncated(self, captions: list[str]) -> int:
+        """How many captions exceed the context (start + BPE tokens + end > 77) and get cut."""
+        context = getattr(self.tokenizer, "context_length", CONTEXT_LENGTH)
+        return sum(len(self.tokenizer.encode(text)) + 2 > context for text in captions)
+
     @torch.no_grad()
     def forward(self, captions: list[str]) -> torch.Tensor:
         tokens = self.tokenize(captions).to(self.device)

@@ -106,3 +106,20 @@ def test_cli(tmp_path, text_encoder, monkeypatch, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["captions"] == 3
     assert load_text_features(out)["names"] == [n for n, _ in ROWS]
+
+
+def test_sidecar_counts_captions_cut_at_77_tokens(tmp_path, text_encoder):
+    import json
+
+    from d2s.captions.features import build_text_features
+
+    long = "this image shows " + " ".join(f"object{i}" for i in range(120))
+    captions = tmp_path / "c.tsv"
+    write_cache(captions, [*ROWS, ("long.jpg", long)])
+    out = tmp_path / "c.pt"
+    record = build_text_features(captions, out, text_encoder, progress=False)
+    sidecar = json.loads((tmp_path / "c.pt.json").read_text())
+    # independently: the tokenizer's full-length encoding of each caption, plus start and end
+    lengths = [len(text_encoder.tokenizer.encode(c)) + 2 for _, c in [*ROWS, ("long.jpg", long)]]
+    assert sum(n > 77 for n in lengths) == 1 == record["truncated"]
+    assert sidecar["truncated_at_context"] == 1 and sidecar["captions"] == 4

@@ -104,3 +104,22 @@ def test_unknown_config_key_is_named(checkout):
     )
     assert done.returncode != 0
     assert "table9" in done.stdout + done.stderr
+
+
+def test_released_blip_captions_replace_blip_for_ic9600_training(checkout):
+    """captions.released_blip: IC9600's training captions come from the authors' file (imported,
+    no BLIP job); Table 7's caption-only / concat runs, which read test captions, keep BLIP."""
+    released = checkout / "train_blip_caption.txt"
+    released.write_text("")
+    (checkout / "released.yaml").write_text(
+        yaml.safe_dump({"captions": {"released_blip": {"ic9600": str(released)}}})
+    )
+    args = ("--configfile", "placed.yaml", "released.yaml")
+    done = _dry_run(checkout, "results/table1.csv", *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    jobs = _job_counts(done.stdout)
+    assert jobs["captions_released"] == 1 and "captions" not in jobs
+    assert "text_features/ic9600/blip-released.pt" in done.stdout
+    done = _dry_run(checkout, "results/table7.csv", *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "text_features/ic9600/blip.pt" in done.stdout  # caption-only / concat read test captions

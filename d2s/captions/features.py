@@ -36,7 +36,9 @@ def build_text_features(
     ``.text-feature-cache`` folder beside ``out``) holds the content-addressed entries of
     :func:`d2s.text.cached_text_features`. Returns the saved record.
     """
-    from d2s.io import atomic_save
+    import json
+
+    from d2s.io import atomic_save, atomic_write_text
     from d2s.text import cached_text_features, captions_key
 
     from .cache import read_captions, read_metadata
@@ -58,8 +60,18 @@ def build_text_features(
         "encoder_id": encoder.encoder_id,
         "captions_file": str(captions_file),
         "caption_settings": read_metadata(captions_file)["settings"],
+        "truncated": encoder.count_truncated(captions),
     }
     atomic_save(record, out)
+    # A readable sidecar: how many captions CLIP's 77-token context cut (about 1% of the authors'
+    # released BLIP captions are longer).
+    summary = {
+        "captions": len(captions),
+        "truncated_at_context": record["truncated"],
+        "encoder_id": encoder.encoder_id,
+        "captions_file": str(captions_file),
+    }
+    atomic_write_text(json.dumps(summary, indent=2) + "\n", Path(f"{out}.json"))
     return record
 
 

@@ -66,6 +66,25 @@ rule captions:
         " && cp {params.work:q} {output.tsv:q} && cp {params.work:q}.json {output.meta:q}"
 
 
+# The authors' own BLIP captions of a training split (captions.released_blip), imported and
+# checked against the split's names and labels instead of running BLIP.
+rule captions_released:
+    input:
+        ready=dataset_ready,
+        file=released_caption_file,
+    output:
+        tsv=f"{RES}/captions/{{dataset}}/blip-released.tsv",
+        meta=f"{RES}/captions/{{dataset}}/blip-released.tsv.json",
+    log:
+        "logs/captions/{dataset}_blip-released.log",
+    params:
+        d2s=D2S,
+        root=dataset_root,
+    shell:
+        "{params.d2s} caption import {input.file:q} --root {params.root:q} --out {output.tsv:q}"
+        " > {log:q} 2>&1"
+
+
 rule text_features:
     input:
         tsv=f"{RES}/captions/{{dataset}}/{{captioner}}.tsv",
@@ -77,7 +96,7 @@ rule text_features:
     benchmark:
         "benchmarks/text_features/{dataset}_{captioner}.tsv"
     wildcard_constraints:
-        captioner="|".join(CAPTIONERS),
+        captioner="|".join([*CAPTIONERS, RELEASED_BLIP]),
     resources:
         mem_mb=8000,
     params:

@@ -1,6 +1,11 @@
 # Helpers for workflow/rules/captions.smk (kept apart from rules, as snakemake --lint asks).
 CAPTIONS = config.get("captions") or {}
 CAPTIONERS = ["blip", "florence-cap1", "florence-cap2", "florence-cap3"]
+RELEASED_BLIP = "blip-released"
+
+
+def released_caption_file(wildcards):
+    return CAPTIONS.get("released_blip", {})[wildcards.dataset]
 
 
 def caption_model(wildcards):
