@@ -122,6 +122,11 @@ class Cell:
     group: str
     spec: RunSpec | CrossSpec
 
+    @property
+    def model(self) -> str:
+        """The model whose predictions this entry reports (a cross evaluation's source model)."""
+        return self.spec.source.model if isinstance(self.spec, CrossSpec) else self.spec.model
+
 
 def _seeds(config: dict, table: str) -> list[int]:
     return list(config["experiments"][table].get("seeds", config["seeds"]))

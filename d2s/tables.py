@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from d2s import significance
 from d2s.experiments import Cell
 from d2s.io import atomic_write_text
 
@@ -63,6 +64,7 @@ def collect(cells: list[Cell], results: str) -> pd.DataFrame:
             {
                 "row": cell.row,
                 "group": cell.group,
+                "model": cell.model,
                 "seed": data.get("seed"),
                 **{m: data[m] for m in METRICS},
                 **{key: data.get(key) or "" for key in PROTOCOL_LABELS},
@@ -135,12 +137,21 @@ def finish(table: str, frame: pd.DataFrame, meta: dict[str, str]) -> pd.DataFram
     for key in ("config", "run_label"):
         frame[key] = meta.get(key, "")
     columns = ["table", "row", "group", "metric", "mean", "std", "n", "paper", "paper_std", "diff"]
-    columns += ["status", *PROTOCOL_LABELS, "run_label", "config", "note"]
+    columns += [*significance.COLUMNS, "status", *PROTOCOL_LABELS, "run_label", "config", "note"]
     for column in columns:
         if column not in frame:
             frame[column] = np.nan
-    for column in ("group", "status", *PROTOCOL_LABELS, "run_label", "config", "note"):
-        frame[column] = frame[column].fillna("").astype(str)
+    for column in (
+        "group",
+        "vs",
+        "verdict",
+        "status",
+        *PROTOCOL_LABELS,
+        "run_label",
+        "config",
+        "note",
+    ):
+        frame[column] = frame[column].astype(object).fillna("").astype(str)
     return frame[columns]
 
 
@@ -189,6 +200,7 @@ def render_markdown(table: str, frame: pd.DataFrame, meta: dict[str, str]) -> st
                 text = f"{text} ({paper})" if text else f"({paper}) cited"
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
+    lines += significance.render_markdown(frame)
     return "\n".join(lines) + "\n"
 
 
@@ -230,6 +242,14 @@ def model_rows(models: list[str], latency_csv: str | Path | None) -> pd.DataFram
     return pd.DataFrame(lines)
 
 
+def is_baseline(model: str) -> bool:
+    """The literature's vision-only complexity models (ICNet, ICCORN): the references of the
+    significance columns (:mod:`d2s.significance`)."""
+    from d2s.training.tasks import BaselineTask, task_class
+
+    return task_class(model) is BaselineTask
+
+
 def build_table(
     table: str,
     cells: list[Cell],
@@ -240,7 +260,10 @@ def build_table(
     extra_rows: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Collect the runs of ``cells``, summarise, join the paper's values and write the table."""
-    summary = summarize(collect(cells, results))
+    runs = collect(cells, results)
+    summary = summarize(runs).merge(
+        significance.compare(runs, is_baseline), on=["row", "group", "metric"], how="left"
+    )
     if extra_rows is not None and not extra_rows.empty:
         labels = summary[["row", *PROTOCOL_LABELS, "run_label"]].drop_duplicates("row")
         summary = pd.concat([summary, extra_rows.merge(labels, on="row", how="left")])
