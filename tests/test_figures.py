@@ -268,6 +268,30 @@ def test_entropy_figures_plot_the_feature_entropies(fig, features, tmp_path):
     assert record["sources"][0]["run"] == "somewhere/seed42"
 
 
+def test_entropy_figure_draws_one_panel_per_eal_mode(features, tmp_path):
+    """Fig. 14 for both eal_modes: the compared run is its own panel, and the record says how
+    far each run moved the visual entropies (computed here by hand)."""
+    from d2s.figures.alignment import save_features
+
+    path, arrays = features
+    still = dict(arrays, entropy_visual_after=arrays["entropy_visual_before"] + 0.001)
+    other = tmp_path / "online.npz"
+    save_features(still, {"run": "elsewhere/seed42", "eal_mode": "released"}, other)
+    paths = render(
+        "fig14", Inputs(out=str(tmp_path / "both"), features=path, compare_features=[str(other)])
+    )
+    data, record = check_image(paths, 2 * 3.3, 2.2)
+    assert list(dict.fromkeys(data["panel"])) == ["eal_mode: ?", "eal_mode: released"]
+    moved, barely = record["panels"]
+    expected = np.abs(arrays["entropy_visual_after"] - arrays["entropy_visual_before"]).mean()
+    assert moved["mean_abs_change"] == pytest.approx(expected)
+    assert barely["mean_abs_change"] == pytest.approx(0.001)
+    assert barely["run"] == "elsewhere/seed42"
+    assert barely["visual_after_mean"] == pytest.approx(
+        arrays["entropy_visual_before"].mean() + 0.001
+    )
+
+
 def test_kde_curves_are_scipy_kdes_scaled_to_peak_one():
     from scipy.stats import gaussian_kde
 

@@ -44,6 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a training run folder; repeat a label for its seeds (figs 6-9, 15, 16)",
     )
     p.add_argument("--features", help="figure features .npz (figs 4d, 4e, 12-14)")
+    p.add_argument(
+        "--compare-features",
+        action="append",
+        default=[],
+        metavar="NPZ",
+        help="figs 4d, 14: another run's features, drawn as its own panel (e.g. the other eal_mode)",
+    )
     p.add_argument("--captions", help="caption cache TSV (figs 17-18)")
     p.add_argument("--dataset", help="dataset loader name (figs 17-18), e.g. ic9600")
     p.add_argument("--root", help="dataset folder (figs 17-18; others: overrides the run's)")
@@ -85,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             table=args.table,
             runs=runs,
             features=args.features,
+            compare_features=args.compare_features,
             captions=args.captions,
             dataset=args.dataset,
             root=args.root,

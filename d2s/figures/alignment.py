@@ -116,6 +116,7 @@ def compute_features(
         "run": str(folder),
         "model": config.model,
         "seed": config.seed,
+        "eal_mode": config.eal_mode,
         "pretrained": config.pretrained,
         "after_epoch": epoch,
         "text_source": config.text_features or config.captions,
@@ -186,16 +187,22 @@ def kde_curves(frame: pd.DataFrame, points: int = 256) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def plot_entropy(frame: pd.DataFrame, variant: str = "fig4d", run_label: str = ""):
-    """Fig. 4(d) / Fig. 14 (paper): KDEs of the entropy (Eq. 12) of the projected visual feature
-    before (dotted in 4(d), dashed without fill in 14) and after alignment (solid, filled in 14),
-    and of the caption's text feature (frozen encoder: the same before and after).
+def entropy_shifts(frame: pd.DataFrame) -> dict[str, float]:
+    """How far training moved the visual entropies: means before / after / of the text, and
+    the mean per-image |after − before| (nats)."""
+    by_series = {s: part.set_index("image")["entropy"] for s, part in frame.groupby("series")}
+    before, after = by_series["visual, before"], by_series["visual, after"]
+    return {
+        "visual_before_mean": float(before.mean()),
+        "visual_after_mean": float(after.mean()),
+        "text_mean": float(by_series["text"].mean()),
+        "mean_abs_change": float((after - before.reindex(after.index)).abs().mean()),
+    }
 
-    ``frame``: :func:`entropy_frame`. Each KDE is scaled to a peak of 1 (:func:`kde_curves`).
-    """
+
+def _draw_entropy(ax, frame: pd.DataFrame, variant: str) -> None:
     curves = kde_curves(frame)
     before_style = ":" if variant == "fig4d" else "--"
-    fig, ax = new_figure(COLUMN_WIDTH, 2.2)
     specs = (
         ("visual, before", color("visual"), before_style, False),
         ("visual, after", color("visual"), "-", variant == "fig14"),
@@ -212,9 +219,25 @@ def plot_entropy(frame: pd.DataFrame, variant: str = "fig4d", run_label: str = "
         if fill:
             ax.fill_between(curve["entropy"], curve["density"], color=c, alpha=0.2, lw=0)
     ax.set_xlabel("Feature entropy H (nats)")
-    ax.set_ylabel("Density (KDE, peak = 1)")
     ax.set_ylim(0, 1.25)
-    ax.legend(loc="upper center", ncol=1)
+
+
+def plot_entropy(frame: pd.DataFrame, variant: str = "fig4d", run_label: str = ""):
+    """Fig. 4(d) / Fig. 14 (paper): KDEs of the entropy (Eq. 12) of the projected visual feature
+    before (dotted in 4(d), dashed without fill in 14) and after alignment (solid, filled in 14),
+    and of the caption's text feature (frozen encoder: the same before and after).
+
+    ``frame``: :func:`entropy_frame`, optionally with a ``panel`` column (one panel per value, in
+    order: e.g. one run per ``eal_mode``). Each KDE is scaled to a peak of 1 (:func:`kde_curves`).
+    """
+    panels = list(dict.fromkeys(frame["panel"])) if "panel" in frame else [None]
+    fig, axes = new_figure(COLUMN_WIDTH * len(panels), 2.2, ncols=len(panels), squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        _draw_entropy(ax, frame if panel is None else frame[frame["panel"] == panel], variant)
+        if panel is not None:
+            ax.set_title(panel, fontsize="small")
+    axes[0][0].set_ylabel("Density (KDE, peak = 1)")
+    axes[0][0].legend(loc="upper center", ncol=1)
     demo_note(fig, run_label)
     return fig
 

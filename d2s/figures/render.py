@@ -33,6 +33,8 @@ class Inputs:
     table: str | None = None
     runs: list[RunRef] = field(default_factory=list)
     features: str | None = None
+    #: more figure-features files for Figs. 4(d)/14: one panel each (e.g. the other eal_mode)
+    compare_features: list[str] = field(default_factory=list)
     captions: str | None = None
     dataset: str | None = None
     root: str | None = None
@@ -158,12 +160,37 @@ def _feature_sources(inputs: Inputs, meta: dict) -> list[dict]:
 
 
 def _entropy(inputs: Inputs, variant: str):
-    from .alignment import entropy_frame, plot_entropy
+    import pandas as pd
+
+    from .alignment import entropy_frame, entropy_shifts, load_features, plot_entropy
 
     arrays, meta = _features(inputs)
-    frame = entropy_frame(arrays)
+    runs = [(arrays, meta), *(load_features(path) for path in inputs.compare_features)]
+    frames, panels = [], []
+    for run_arrays, run_meta in runs:
+        frame = entropy_frame(run_arrays)
+        if inputs.compare_features:  # one panel per run, named by the option that differs
+            frame.insert(0, "panel", f"eal_mode: {run_meta.get('eal_mode', '?')}")
+            panels.append(
+                {
+                    "panel": frame["panel"].iloc[0],
+                    "run": run_meta.get("run", ""),
+                    **entropy_shifts(frame),
+                }
+            )
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
     fig = plot_entropy(frame, variant, inputs.run_label)
-    return fig, frame, {"sources": _feature_sources(inputs, meta), "features": meta}, None
+    record = {"sources": _feature_sources(inputs, meta), "features": meta}
+    if panels:
+        record["panels"] = panels
+        record["sources"] += [
+            {"file": path, "what": "figure features, compared panel"}
+            for path in inputs.compare_features
+        ]
+    else:
+        record["entropy_shift"] = entropy_shifts(frame)
+    return fig, frame, record, None
 
 
 def _tsne(inputs: Inputs, stages: tuple[str, ...]):
