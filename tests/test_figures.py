@@ -68,6 +68,46 @@ def test_fig2_plots_reproduced_means_and_cited_paper_values(table1, tmp_path):
     assert record["sources"][0]["file"] == str(path)
 
 
+def test_fig2_labels_never_overlap():
+    """The paper's literature points (SAE / CLIC and the top cluster sit within 0.01) plus demo
+    points at the coordinates of cited ones: every pair of label boxes is disjoint once drawn."""
+    from d2s.figures.accuracy import method_points, plot_accuracy
+
+    paper = pd.read_csv("results/paper/table1.csv", keep_default_na=False)
+    paper = paper[paper["metric"].isin(["srcc", "plcc"])]
+    frame = pd.DataFrame(
+        {
+            "row": paper["row"],
+            "group": "",
+            "metric": paper["metric"],
+            "mean": np.nan,
+            "std": np.nan,
+            "paper": pd.to_numeric(paper["value"]),
+            "paper_std": np.nan,
+            "status": "cited",
+        }
+    )
+    demo = {"icnet": (0.759, 0.748), "d2s-r18": (0.865, 0.86), "d2s-r50": (0.94, 0.936)}
+    for row, (srcc, plcc) in demo.items():  # demo runs land on top of cited methods
+        mask = frame["row"] == row
+        frame.loc[mask, "status"] = "reproduced"
+        frame.loc[mask, "mean"] = np.where(frame.loc[mask, "metric"] == "srcc", srcc, plcc)
+        frame.loc[mask, "std"] = 0.01
+    fig, plotted = plot_accuracy(method_points(frame, ("srcc", "plcc")))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(boxes) == len(plotted) >= 12
+    overlapping = [
+        (ax.texts[i].get_text(), ax.texts[j].get_text())
+        for i in range(len(boxes))
+        for j in range(i + 1, len(boxes))
+        if boxes[i].overlaps(boxes[j])
+    ]
+    assert not overlapping
+
+
 def test_fig3_falls_back_to_params_when_latency_is_absent_and_uses_it_when_present(
     table1, tmp_path
 ):

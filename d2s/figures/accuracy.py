@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .style import COLUMN_WIDTH, color, demo_note, new_figure
+from .style import COLUMN_WIDTH, color, demo_note, new_figure, place_labels
 
 DISPLAY = {
     "d2s-r18": "D2S-R18",
@@ -58,6 +58,7 @@ def plot_accuracy(points: pd.DataFrame, run_label: str = ""):
     """
     plotted = points.dropna(subset=["srcc", "plcc"]).reset_index(drop=True)
     fig, ax = new_figure(COLUMN_WIDTH, 2.7)
+    labels = []
     for i, rec in plotted.iterrows():
         name = display(rec["method"])
         if rec["source"] == "reproduced":
@@ -79,14 +80,8 @@ def plot_accuracy(points: pd.DataFrame, run_label: str = ""):
             c = color("cited")
             ax.plot(rec["srcc"], rec["plcc"], "o", mfc="none", mec=c, ms=4, zorder=2)
             weight = "normal"
-        ax.annotate(
-            name,
-            (rec["srcc"], rec["plcc"]),
-            xytext=(3, 2),
-            textcoords="offset points",
-            fontsize=5.5,
-            color=c,
-            fontweight=weight,
+        labels.append(
+            ax.text(rec["srcc"], rec["plcc"], name, fontsize=5.5, color=c, fontweight=weight)
         )
     ax.plot([], [], "o", color=color("d2s-r18"), label="reproduced (mean ± std)")
     ax.plot([], [], "o", mfc="none", mec=color("cited"), label="cited from the paper")
@@ -94,6 +89,7 @@ def plot_accuracy(points: pd.DataFrame, run_label: str = ""):
     ax.set_ylabel("PLCC")
     ax.legend(loc="lower right")
     ax.margins(0.12)
+    place_labels(ax, labels)
     demo_note(fig, run_label)
     return fig, plotted
 
@@ -110,6 +106,7 @@ def plot_efficiency(points: pd.DataFrame, run_label: str = ""):
     has_latency = reproduced["latency_ms"].notna().any() if len(reproduced) else False
     mode = "latency" if has_latency else "params-only"
     fig, ax = new_figure(COLUMN_WIDTH, 2.7)
+    labels = []
     if mode == "latency":
         plotted = points.dropna(subset=["latency_ms", "params_m", "srcc"]).reset_index(drop=True)
         acc = plotted["srcc"].to_numpy()
@@ -134,17 +131,11 @@ def plot_efficiency(points: pd.DataFrame, run_label: str = ""):
             linewidths=0.8,
             zorder=3,
         )
-        ax.annotate(
-            display(rec["method"]),
-            (rec[x], rec[y]),
-            xytext=(4, 3),
-            textcoords="offset points",
-            fontsize=5.5,
-            color=c,
-        )
+        labels.append(ax.text(rec[x], rec[y], display(rec["method"]), fontsize=5.5, color=c))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.margins(0.15)
+    place_labels(ax, labels)
     if mode == "params-only":
         ax.set_title("Latency not measured (no latency_ms): params vs SRCC")
     else:

@@ -98,6 +98,35 @@ def new_figure(
     return fig, axes
 
 
+def place_labels(ax, texts: list) -> None:
+    """Move point labels apart so that no two overlap (adjustText: repels labels from each other
+    and from their points, drawing a thin leader line where a label moved away)."""
+    if len(texts) < 2:
+        return
+    from adjustText import adjust_text
+
+    # adjustText pushes labels apart along the line between them, which is undefined for labels
+    # that start on the same spot (a demo run on top of a cited method): stagger those first.
+    seen: dict[tuple[int, int], int] = {}
+    to_data = ax.transData.inverted()
+    for text in texts:
+        x, y = ax.transData.transform(text.get_position())
+        key = (round(x / 3), round(y / 3))
+        k = seen.get(key, 0)
+        seen[key] = k + 1
+        if k:
+            step = text.get_fontsize() * 1.4 * ax.figure.dpi / 72  # one line, in pixels
+            text.set_position(to_data.transform((x, y - k * step)))
+    adjust_text(
+        texts,
+        ax=ax,
+        expand=(1.2, 1.5),
+        force_text=(0.3, 0.6),
+        iter_lim=2000,
+        arrowprops={"arrowstyle": "-", "color": "#888888", "lw": 0.4},
+    )
+
+
 def demo_note(fig, run_label: str) -> None:
     """Label figures drawn from demo runs, which are not comparable with the paper."""
     if run_label == "demo":
