@@ -71,6 +71,25 @@ def test_d2s_train_command_with_progress_for_every_model(model, demo, tmp_path_f
     assert len(pd.read_csv(out / "log.csv")) == 2
 
 
+def test_a_collapsed_run_stops_with_a_message_not_a_traceback(demo, tmp_path_factory):
+    """A head driven into saturation (here by an absurd lr) gives constant predictions: epochs
+    whose correlations are undefined are never selected, and when none is left the command exits
+    2 naming the run folder instead of crashing in the metrics."""
+    cache = tmp_path_factory.getbasetemp() / "text-cache"
+    out = tmp_path_factory.mktemp("collapse") / "run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "d2s", "train", "--out", str(out), "model=d2s-r18"]
+    overrides = [*common(demo, cache), "lr=1000", "min_lr=1000"]
+    result = subprocess.run(
+        [*command, *overrides], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert str(out) in result.stderr
+    assert "saturated" in result.stderr or "training loss became" in result.stderr
+    assert not (out / "metrics.json").exists()
+
+
 def test_progress_line_prints_whatever_terms_a_task_returns():
     assert format_terms({"loss": 1.0, "mse_score": 0.5, "corn": 2.0}) == (
         "loss 1.0000 (mse_score 0.5000, corn 2.0000)"

@@ -9,15 +9,18 @@ losses split into MSE / EAL / FAL, lr, selection metrics), ``predictions.csv`` a
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from d2s.data.validate import check_decodable
 from d2s.io import atomic_write_text
+from d2s.metrics import MetricError
 
 from .checkpoint import CheckpointError, load_weights, read_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -32,6 +35,14 @@ from .data import (
 )
 from .evaluation import predict, write_outputs
 from .tasks import Task, make_task
+
+#: The metrics :func:`d2s.metrics.evaluate` returns (NaN for an epoch whose predictions collapsed).
+METRIC_NAMES = ("srcc", "plcc", "rmse", "rmae")
+
+
+class TrainingDiverged(ValueError):
+    """The run cannot go on: the loss became non-finite, or every epoch's predictions were
+    constant (a saturated score head); the message names the run folder and what to change."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -202,12 +213,15 @@ class Run:
             )
             if not per_iteration:
                 scheduler.step()
-            metrics = predict(task, self._loader(selection, False), selection, self._batch)[1]
+            metrics = self._selection_metrics(task, selection, epoch)
             row = {"epoch": epoch + 1, "lr": lr, **sums, "sel_split": selection.name}
             row.update({f"sel_{k}": v for k, v in metrics.items()})
             row["seconds"] = round(time.time() - started, 2)
             history.append(row)
-            if best is None or row["sel_plcc"] > best["sel_plcc"]:
+            # a collapsed epoch (NaN metrics) is never selected, and never blocks a later one
+            if np.isfinite(row["sel_plcc"]) and (
+                best is None or row["sel_plcc"] > best["sel_plcc"]
+            ):
                 best = row
                 self._save_model(task, self.out / "best.pt", row)
             self._write_log(history)
@@ -228,7 +242,26 @@ class Run:
                     f"epoch {epoch + 1}/{cfg.epochs}: {format_terms(sums)} "
                     f"{selection.name} srcc {metrics['srcc']:.4f} plcc {metrics['plcc']:.4f}"
                 )
+        if best is None:
+            raise TrainingDiverged(
+                f"{self.out}: the predictions on the {selection.name} split were constant in every "
+                f"epoch (the score head saturated), so no epoch can be selected; from random "
+                f"initialisation lower lr (README: 'When a run collapses')"
+            )
         return self._finish(task, best)
+
+    def _selection_metrics(self, task: Task, selection: Split, epoch: int) -> dict[str, float]:
+        """Selection metrics of one epoch; NaN (with a warning) where the model predicts one
+        constant value, for which correlations are undefined."""
+        try:
+            return predict(task, self._loader(selection, False), selection, self._batch)[1]
+        except MetricError as err:
+            print(
+                f"warning: epoch {epoch + 1}: {selection.name} {err} — the score head has "
+                "saturated; this epoch cannot be selected",
+                file=sys.stderr,
+            )
+            return dict.fromkeys(METRIC_NAMES, float("nan"))
 
     def _train_epoch(self, task, train, epoch, optimizer, scheduler, per_iteration, fetch_images):
         task.train()
@@ -246,8 +279,8 @@ class Run:
                 parts = task.loss(batch)
             loss = parts["loss"]
             if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"epoch {epoch + 1}: the training loss became {loss.item()}"
+                raise TrainingDiverged(
+                    f"{self.out}: epoch {epoch + 1}: the training loss became {loss.item()}"
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
