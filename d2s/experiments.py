@@ -56,7 +56,9 @@ def variant_overrides(variant: str, config: dict[str, Any]) -> dict[str, Any]:
 
     Tokens: ``short`` (the 5-epoch protocol of Tables 2–3), ``nriqa`` (5 epochs at 384 px),
     ``no-align`` / ``eal-only`` / ``fal-only`` (Table 5), ``M<n>`` / ``mom<m>`` / ``steps<n>``
-    (Table 6), ``eal<w>`` / ``fal<w>`` (Figs. 10–11), ``cap-<captioner>`` (Table 7).
+    (Table 6), ``eal<w>`` / ``fal<w>`` (Figs. 10–11), ``cap-<captioner>`` (Table 7),
+    ``sel-<protocol>`` (Table 1's extra selection groups), ``ealmode-<mode>`` (Figs. 4(d)/14 for
+    the other ``eal_mode``).
     """
     out: dict[str, Any] = {}
     if variant == "default":
@@ -85,6 +87,10 @@ def variant_overrides(variant: str, config: dict[str, Any]) -> dict[str, Any]:
             out["fal_weight"] = float(m[1])
         elif m := re.fullmatch(r"cap-([a-z0-9-]+)", token):
             out["captioner"] = m[1]
+        elif m := re.fullmatch(r"sel-([a-z-]+)", token):
+            out["select"] = m[1]  # checked against the selection protocols by d2s train
+        elif m := re.fullmatch(r"ealmode-([a-z]+)", token):
+            out["eal_mode"] = m[1]  # checked against EAL_MODES by d2s train
         else:
             raise ValueError(f"unknown variant token {token!r} in {variant!r}")
     return out
@@ -142,6 +148,12 @@ def table_cells(table: str, config: dict[str, Any]) -> list[Cell]:
         for model in spec["models"]:
             for seed in _seeds(config, table):
                 cells.append(Cell(model, "", RunSpec(ic, "official", model, "default", seed)))
+        # the same rows under another selection protocol (e.g. val vs the released test-plcc)
+        for protocol, models in (spec.get("selections") or {}).items():
+            for model in models:
+                for seed in _seeds(config, table):
+                    run = RunSpec(ic, "official", model, f"sel-{protocol}", seed)
+                    cells.append(Cell(model, f"select: {protocol}", run))
     elif table == "table2":
         for size in spec["sizes"]:
             for model in spec["models"]:
@@ -193,6 +205,15 @@ def table_cells(table: str, config: dict[str, Any]) -> list[Cell]:
     else:
         raise ValueError(f"no run matrix for {table!r}")
     return cells
+
+
+def eal_mode_comparison(probe: RunSpec, config: dict[str, Any]) -> RunSpec | None:
+    """The alignment figures' probe run again under ``experiments.fig14.compare_eal_mode`` (drawn
+    as a second panel of Figs. 4(d)/14), or None when no comparison is asked for."""
+    mode = (config["experiments"].get("fig14") or {}).get("compare_eal_mode")
+    if not mode:
+        return None
+    return RunSpec(probe.dataset, probe.split, probe.model, f"ealmode-{mode}", probe.seed)
 
 
 def run_overrides(spec: RunSpec, config: dict[str, Any]) -> dict[str, Any]:

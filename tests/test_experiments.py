@@ -23,8 +23,35 @@ def test_variant_tokens_map_to_train_keys():
     assert variant_overrides("no-align", config) == {"use_eal": False, "use_fal": False}
     assert variant_overrides("eal0.5_fal1", config) == {"eal_weight": 0.5, "fal_weight": 1.0}
     assert variant_overrides("cap-florence-cap2", config) == {"captioner": "florence-cap2"}
+    assert variant_overrides("sel-val", config) == {"select": "val"}
+    assert variant_overrides("ealmode-online", config) == {"eal_mode": "online"}
     with pytest.raises(ValueError, match="unknown variant token 'warp9'"):
         variant_overrides("short_warp9", config)
+
+
+def test_table1_selection_groups_and_the_eal_mode_comparison_run():
+    from d2s.experiments import eal_mode_comparison
+
+    config = {
+        "experiments": {
+            "ic9600": "demo",
+            "table1": {"models": ["d2s-r18", "icnet"], "selections": {"val": ["icnet"]}},
+        },
+        "seeds": [1, 2],
+    }
+    cells = table_cells("table1", config)
+    extra = [c for c in cells if c.group == "select: val"]
+    assert [(c.row, c.spec.variant, c.spec.seed) for c in extra] == [
+        ("icnet", "sel-val", 1),
+        ("icnet", "sel-val", 2),
+    ]
+    assert len(cells) == 4 + 2
+    probe = cells[0].spec
+    assert eal_mode_comparison(probe, config) is None
+    config["experiments"]["fig14"] = {"compare_eal_mode": "online"}
+    other = eal_mode_comparison(probe, config)
+    assert other.variant == "ealmode-online" and other.seed == probe.seed
+    assert other.model == probe.model and other.folder("r") != probe.folder("r")
 
 
 def test_run_overrides_for_each_split_kind():
