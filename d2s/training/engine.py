@@ -347,6 +347,8 @@ class Run:
             "eal_mode": cfg.eal_mode if cfg.model.startswith("d2s") and cfg.use_eal else None,
             "select": cfg.select,
             "precision": cfg.precision,
+            "recipe": cfg.recipe,
+            "lr": cfg.lr,
             "selected_epoch": selected["epoch"],
             "epochs": cfg.epochs,
             "run_label": cfg.run_label,

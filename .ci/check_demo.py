@@ -1,0 +1,57 @@
+"""Does the demo show learning? Checks Table 1's reproduced rows of a demo results folder.
+
+    python .ci/check_demo.py results/ci
+
+For every model of Table 1's main group: three seeds; per seed a prediction sd > 0 and an RMSE
+below the test labels' sd (computed here from each run's predictions.csv, not taken from the
+suite's metrics); at least 100 test images; SRCC std over seeds at most 0.05. Prints one line per
+model and exits 1 naming every failed check.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MIN_TEST_IMAGES = 100
+MAX_SRCC_STD = 0.05
+
+results = Path(sys.argv[1])
+table = pd.read_csv(results / "table1.csv", keep_default_na=False)
+rows = table[
+    (table["status"] == "reproduced") & (table["group"] == "") & (table["metric"] == "srcc")
+]
+failures = []
+for model in rows["row"]:
+    runs = sorted((results / "runs").glob(f"*/official/{model}/default/seed*/predictions.csv"))
+    srccs = []
+    for path in runs:
+        p = pd.read_csv(path)
+        target, pred = p["target"].to_numpy(), p["prediction"].to_numpy()
+        rmse = float(np.sqrt(np.mean((pred - target) ** 2)))
+        label_sd = float(target.std())
+        srccs.append(pd.Series(pred).rank().corr(pd.Series(target).rank()))
+        seed = path.parent.name
+        print(
+            f"{model} {seed}: n {len(p)}  pred sd {pred.std():.4f}  RMSE {rmse:.4f}  "
+            f"label sd {label_sd:.4f}  SRCC {srccs[-1]:.4f}"
+        )
+        if len(p) < MIN_TEST_IMAGES:
+            failures.append(f"{model} {seed}: {len(p)} test images < {MIN_TEST_IMAGES}")
+        if not pred.std() > 0:
+            failures.append(f"{model} {seed}: constant predictions")
+        if not rmse < label_sd:
+            failures.append(f"{model} {seed}: RMSE {rmse:.4f} >= label sd {label_sd:.4f}")
+    if len(runs) != 3:
+        failures.append(f"{model}: {len(runs)} seeds, expected 3")
+    elif np.std(srccs, ddof=1) > MAX_SRCC_STD:
+        failures.append(f"{model}: SRCC std {np.std(srccs, ddof=1):.4f} > {MAX_SRCC_STD}")
+    else:
+        print(f"{model}: SRCC {np.mean(srccs):.4f} ± {np.std(srccs, ddof=1):.4f} over seeds")
+if rows.empty:
+    failures.append(f"{results / 'table1.csv'}: no reproduced rows")
+if failures:
+    print("demo check FAILED:\n  " + "\n  ".join(failures))
+    sys.exit(1)
+print("demo check passed: every Table 1 model learns")
