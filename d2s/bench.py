@@ -4,7 +4,8 @@ The measurements come from ``pytest --benchmark-only`` (``tests/test_bench_laten
 per-image inference latency, ``tests/test_bench_training.py`` and
 ``tests/test_captions_benchmark.py`` for our own pipeline's speed). This module holds
 
-- the models the latency suite times (:data:`LATENCY_SPECS`) and how each is built and called
+- the rows the latency suite times (:data:`LATENCY_SPECS`, from each model's ``latency`` in the
+  model table :mod:`d2s.models.table`) and how each is built and called
   (:func:`build_latency_model`), so the benchmark file and the table agree on names;
 - :func:`latency_table`, which turns a pytest-benchmark JSON into one row per model (params,
   median per-image latency, ratio to ICNet, input size, device, threads, torch version) and
@@ -25,6 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from d2s.models.table import BACKBONE_LATENCY, LatencySpec, model_specs, table1_models
 
 if TYPE_CHECKING:  # heavy imports stay inside the functions
     import pandas as pd
@@ -53,100 +56,16 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LatencySpec:
-    """One timed model.
-
-    Args:
-        name: row name in the table (a :func:`d2s.models.build` name, or ``<arch>-backbone``).
-        input_size: side of the square input (the model's training resolution).
-        build: :func:`d2s.models.build` name, or ``None`` for a bare timm backbone.
-        build_kwargs: extra arguments for the builder.
-        forward: method called on the model (``forward`` or ``forward_maps``).
-        backbone: for D2S, the row of its bare backbone (the overhead floor).
-        fixed_size: the architecture only accepts ``input_size`` (the tiny smoke run keeps it).
-        note: how the model is called, recorded with the result.
-    """
-
-    name: str
-    input_size: int
-    build: str | None
-    build_kwargs: tuple[tuple[str, Any], ...] = ()
-    forward: str = "forward"
-    backbone: str | None = None
-    fixed_size: bool = False
-    note: str = ""
+def _latency_specs() -> dict[str, LatencySpec]:
+    rows = [row for spec in model_specs() for row in spec.latency]
+    return {row.name: row for row in [*rows, *BACKBONE_LATENCY]}
 
 
-def _specs(*specs: LatencySpec) -> dict[str, LatencySpec]:
-    return {spec.name: spec for spec in specs}
-
-
-#: Every model the latency suite times, in table order.
-LATENCY_SPECS: dict[str, LatencySpec] = _specs(
-    LatencySpec(
-        "d2s-r18",
-        512,
-        "d2s-r18",
-        backbone="resnet18-backbone",
-        note="inference model: backbone + AttnPool + head (no projection, no text encoder)",
-    ),
-    LatencySpec(
-        "d2s-r50",
-        512,
-        "d2s-r50",
-        backbone="resnet50-backbone",
-        note="inference model: backbone + AttnPool + head (no projection, no text encoder)",
-    ),
-    LatencySpec(
-        "icnet",
-        512,
-        "icnet",
-        forward="forward_maps",
-        note="forward_maps: score and 64x64 complexity map, as the authors' ICNet forward returns "
-        "both (the params count includes the map head)",
-    ),
-    LatencySpec(
-        "icnet-score",
-        512,
-        "icnet",
-        note="forward: score only, map head skipped (a lower bound for ICNet)",
-    ),
-    LatencySpec(
-        "iccorn",
-        512,
-        "iccorn",
-        forward="forward_maps",
-        note="forward_maps: CORN score and complexity map, like ICNet",
-    ),
-    LatencySpec(
-        "hyperiqa",
-        224,
-        "hyperiqa",
-        build_kwargs=(("num_crop", 1),),
-        fixed_size=True,
-        note="num_crop=1: one 224x224 pass per image (pyiqa's eval default averages 25 crops, "
-        "which would be 25 passes)",
-    ),
-    LatencySpec("topiq", 384, "topiq", note="TOPIQ-NR (CFANet, ResNet-50) at 384x384"),
-    LatencySpec(
-        "resnet18-backbone",
-        512,
-        None,
-        build_kwargs=(("arch", "resnet18"),),
-        note="timm resnet18 features_only, last stage only: the trunk D2S-R18 uses",
-    ),
-    LatencySpec(
-        "resnet50-backbone",
-        512,
-        None,
-        build_kwargs=(("arch", "resnet50"),),
-        note="timm resnet50 features_only, last stage only: the trunk D2S-R50 uses",
-    ),
-)
+#: Every row the latency suite times, in table order (from the model table, then the trunks).
+LATENCY_SPECS: dict[str, LatencySpec] = _latency_specs()
 
 #: The Table 1 rows the table needs by default.
-TABLE1_MODELS: tuple[str, ...] = ("d2s-r18", "d2s-r50", "icnet", "iccorn", "hyperiqa", "topiq")
+TABLE1_MODELS: tuple[str, ...] = table1_models()
 
 #: The issue's targets: ratio name → (comparison, bound).
 TARGETS: dict[str, tuple[str, float]] = {

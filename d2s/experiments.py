@@ -229,16 +229,19 @@ def released_captioner(dataset: str, captioner: str, model: str, config: dict[st
     dataset and the run needs training captions only (the file covers the training split; runs
     that read captions at test time, Table 7's caption-only / concat, keep the suite's BLIP)."""
     released = (config.get("captions") or {}).get("released_blip") or {}
-    reads_test_captions = model == "caption-only" or model.startswith("concat")
-    if captioner == "blip" and dataset in released and not reads_test_captions:
+    from d2s.models import model_spec
+
+    if captioner == "blip" and dataset in released and not model_spec(model).reads_text:
         return RELEASED_BLIP
     return captioner
 
 
 def needs_text(overrides: dict[str, Any]) -> bool:
-    model = overrides["model"]
-    if model == "caption-only" or model.startswith("concat"):
-        return True
-    return model.startswith("d2s") and (
-        overrides.get("use_eal", True) or overrides.get("use_fal", True)
-    )
+    """Whether the run reads caption features (the same rule as ``TrainConfig.needs_text``)."""
+    from d2s.models import model_spec
+    from d2s.training.config import TrainConfig
+
+    def switch(key: str) -> bool:
+        return bool(overrides.get(key, getattr(TrainConfig, key)))
+
+    return model_spec(overrides["model"]).needs_text(switch("use_eal"), switch("use_fal"))

@@ -457,7 +457,6 @@ _RESNETS = {
     ("bottleneck", (3, 4, 23, 3)): "resnet101",
     ("bottleneck", (3, 8, 36, 3)): "resnet152",
 }
-_NAMED = {"resnet18": "d2s-r18", "resnet50": "d2s-r50"}
 
 
 def released_to_suite_keys(
@@ -524,7 +523,7 @@ def _describe(data: Any) -> str:
 
 
 def _from_suite(data: dict, path: Path) -> tuple[nn.Module, int, str, dict]:
-    from d2s.models import D2S_VARIANTS, EXTRA_BUILDERS, build
+    from d2s.models import build, model_names, model_spec
     from d2s.training.checkpoint import VERSION, CheckpointError, load_weights
 
     if data.get("version") != VERSION:
@@ -537,9 +536,9 @@ def _from_suite(data: dict, path: Path) -> tuple[nn.Module, int, str, dict]:
             "score with the model checkpoint best.pt"
         )
     name = data.get("model_name")
-    if name not in D2S_VARIANTS and name not in EXTRA_BUILDERS:
+    if name not in model_names():
         raise CheckpointError(f"{path}: unknown model {name!r}")
-    if str(name).startswith(("caption-only", "concat")):
+    if model_spec(name).reads_text:
         raise CheckpointError(
             f"{path}: model {name!r} reads captions at test time; scoring takes images only "
             "(use d2s evaluate --captions)"
@@ -555,6 +554,7 @@ def _from_suite(data: dict, path: Path) -> tuple[nn.Module, int, str, dict]:
 
 def _from_released(data: dict, path: Path, num_heads: int) -> tuple[nn.Module, int, str, dict]:
     from d2s.models import D2S
+    from d2s.models.table import d2s_name_of
     from d2s.training.checkpoint import CheckpointError, load_weights
 
     state = data["model_state"]
@@ -578,7 +578,7 @@ def _from_released(data: dict, path: Path, num_heads: int) -> tuple[nn.Module, i
     )
     model = D2S(pretrained=False, **kwargs)
     load_weights(model, mapped, str(path))
-    name = _NAMED.get(backbone, f"d2s-{backbone}")
+    name = d2s_name_of(backbone=backbone, pool="attn") or f"d2s-{backbone}"
     info = {
         "format": "released",
         "model": name,

@@ -199,6 +199,14 @@ def write_table(table: str, frame: pd.DataFrame, out_csv: str | Path, meta: dict
     atomic_write_text(render_markdown(table, frame, meta), out_csv.with_suffix(".md"))
 
 
+def table1_param_models(trained: list[str]) -> list[str]:
+    """Table 1's Params/Latency rows: the trained models, then the table's untrainable models
+    (HyperIQA, TOPIQ: params and latency only), from the model table."""
+    from d2s.models.table import model_spec, table1_models
+
+    return [*trained, *(m for m in table1_models() if not model_spec(m).trainable)]
+
+
 def model_rows(models: list[str], latency_csv: str | Path | None) -> pd.DataFrame:
     """Table 1's Params (counted from the built models) and Latency (benchmark output) rows."""
     from d2s.models import build, count_parameters
@@ -250,6 +258,13 @@ def build_table(
     return frame
 
 
+def _table8_models(group: str) -> tuple[str, ...]:
+    """The models of a Table 8 group (from the model table)."""
+    from d2s.models.table import model_specs
+
+    return tuple(spec.name for spec in model_specs() if spec.table8_group == group)
+
+
 def build_table8(
     table1_csv: str | Path,
     table7_csv: str | Path,
@@ -264,8 +279,8 @@ def build_table8(
     picks = []
     for frame, rows, group, source_group in (
         (t7, ("florence-cap1", "blip"), "text-only", "caption only"),
-        (t1, ("hyperiqa", "icnet", "iccorn"), "vision-only", ""),
-        (t1, ("d2s-r18", "d2s-r50"), "vision-text fusion", ""),
+        (t1, _table8_models("vision-only"), "vision-only", ""),
+        (t1, _table8_models("vision-text fusion"), "vision-text fusion", ""),
     ):
         part = frame[
             (frame["status"] == "reproduced")

@@ -109,22 +109,45 @@ class TrainConfig:
 
     @property
     def needs_text(self) -> bool:
-        """Whether the run reads caption features (D2S with EAL/FAL, caption-only, concat)."""
-        if self.model.startswith(("caption-only", "concat")):
-            return True
-        return self.model.startswith("d2s") and (self.use_eal or self.use_fal)
+        """Whether the run reads caption features (text-input models, or D2S with EAL/FAL)."""
+        from d2s.models import model_spec
+
+        return model_spec(self.model).needs_text(self.use_eal, self.use_fal)
 
     @property
     def text_at_test(self) -> bool:
-        return self.model.startswith(("caption-only", "concat"))
+        """Whether the model reads caption features at test time too (Table 7's models)."""
+        from d2s.models import model_spec
+
+        return model_spec(self.model).reads_text
+
+    @property
+    def eal_mode_label(self) -> str | None:
+        """The ``eal_mode`` a result records: only D2S runs with EAL on have one."""
+        from d2s.models import model_spec
+
+        return self.eal_mode if model_spec(self.model).labels_eal_mode(self.use_eal) else None
 
 
-#: Defaults that differ per model (applied below the config file and the overrides).
-MODEL_PRESETS: dict[str, dict[str, Any]] = {
-    # ICNet's own recipe (Feng et al., 2022; docs/design.md §2): SGD, lr 0.05, batch 64, 30 epochs.
-    "icnet": dict(recipe="icnet", lr=0.05, batch_size=64, epochs=30, use_eal=False, use_fal=False),
-    "iccorn": dict(recipe="icnet", lr=0.05, batch_size=64, epochs=30, use_eal=False, use_fal=False),
-}
+def recipe_defaults(recipe: str) -> dict[str, Any]:
+    """Defaults a training recipe sets below the config file and the overrides.
+
+    ``d2s``: :class:`TrainConfig`'s own values. ``icnet``: ICNet's published recipe (Feng et al.,
+    2022; docs/design.md §2), read from :data:`baselines.icnet.ICNET_RECIPE`, with no alignment.
+    """
+    if recipe == "icnet":
+        from baselines.icnet import ICNET_RECIPE
+
+        return dict(
+            recipe="icnet",
+            lr=ICNET_RECIPE.lr,
+            batch_size=ICNET_RECIPE.batch_size,
+            epochs=ICNET_RECIPE.epochs,
+            use_eal=False,
+            use_fal=False,
+        )
+    return {}
+
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
@@ -215,12 +238,19 @@ def load_config(
     _check_keys(overrides, "command line")
     explicit = {**from_file, **overrides}
     model = str(explicit.get("model", TrainConfig.model))
-    preset = MODEL_PRESETS.get(model, {})
+    preset = recipe_defaults(_model_recipe(model))
     merged = {**preset, **explicit}
     values = {k: _coerce(k, v) for k, v in merged.items()}
     config = TrainConfig(**values)
     validate(config)
     return config
+
+
+def _model_recipe(model: str) -> str:
+    """The model's recipe; an unknown model is refused by :func:`validate`, by name."""
+    from d2s.models.table import model_names, model_spec
+
+    return model_spec(model).recipe if model in model_names() else TrainConfig.recipe
 
 
 def check_image_size(size: int, key: str = "config key 'image_size'") -> None:

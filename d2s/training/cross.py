@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from d2s.data import load_items
 from d2s.data.torch_dataset import ImageDataset
 from d2s.data.validate import check_decodable
+from d2s.models import model_spec
 
 from .checkpoint import load_model
 from .config import TrainConfig
@@ -54,7 +55,9 @@ def evaluate_checkpoint(
     loader = DataLoader(
         ImageDataset(items, image_transform(config.image_size, train=False)), batch_size=batch_size
     )
-    predictions, metrics = predict(Task(model), loader, target, run._batch)
+    predictions, metrics = predict(
+        Task(model, model_spec(config.model).inputs), loader, target, run._batch
+    )
     summary = {
         **metrics,
         "model": config.model,
@@ -63,9 +66,7 @@ def evaluate_checkpoint(
         "dataset": dataset,
         "test_split": split or "all",
         "seed": trained.seed,
-        "eal_mode": trained.eal_mode
-        if trained.model.startswith("d2s") and trained.use_eal
-        else None,
+        "eal_mode": trained.eal_mode_label,
         "select": trained.select,
         "selected_epoch": data.get("epoch"),
         "run_label": trained.run_label,

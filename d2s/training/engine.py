@@ -311,7 +311,7 @@ class Run:
             "dataset": cfg.dataset,
             "test_split": cfg.test_split,
             "seed": cfg.seed,
-            "eal_mode": cfg.eal_mode if cfg.model.startswith("d2s") and cfg.use_eal else None,
+            "eal_mode": cfg.eal_mode_label,
             "select": cfg.select,
             "precision": cfg.precision,
             "selected_epoch": selected["epoch"],
