@@ -36,7 +36,16 @@ TABLE5_CASES = {  # Table 5: case → (model, variant)
     "(d)": ("d2s-r18", "fal-only"),
     "(e)": ("d2s-r18", "default"),
 }
-PAPER_DEFAULTS = {"buffer_size": 2048, "momentum": 0.995, "refresh_steps": 50}
+
+
+def training_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``d2s train`` values a run without overrides gets: ``TrainConfig``'s defaults under
+    the workflow's shared ``training`` keys. A sweep value equal to one is the ``default`` run."""
+    import dataclasses
+
+    from d2s.training.config import TrainConfig
+
+    return {**dataclasses.asdict(TrainConfig()), **config.get("training", {})}
 
 
 def loader_name(dataset: str) -> str:
@@ -161,7 +170,7 @@ def table_cells(table: str, config: dict[str, Any]) -> list[Cell]:
             for seed in _seeds(config, table):
                 cells.append(Cell(case, "", RunSpec(ic, "official", model, variant, seed)))
     elif table == "table6":
-        defaults = {**PAPER_DEFAULTS, **config.get("training", {})}
+        defaults = training_defaults(config)
         grid = [("M", "buffer_size", v) for v in spec["buffer_sizes"]]
         grid += [("mom", "momentum", v) for v in spec["momenta"]]
         grid += [("steps", "refresh_steps", v) for v in spec["refresh_steps"]]
@@ -178,7 +187,7 @@ def table_cells(table: str, config: dict[str, Any]) -> list[Cell]:
                     cells.append(Cell(captioner, group, run))
     elif table in ("fig10", "fig11"):
         key = "eal" if table == "fig10" else "fal"
-        default = config.get("training", {}).get(f"{key}_weight", 5.0 if key == "eal" else 0.01)
+        default = training_defaults(config)[f"{key}_weight"]
         for model in spec.get("models", ["d2s-r18"]):
             for weight in spec["weights"]:
                 variant = "default" if float(weight) == float(default) else f"{key}{weight}"

@@ -21,12 +21,26 @@ from .config import TrainConfig
 
 Batch = dict[str, torch.Tensor]
 
-__all__ = ["TASKS", "Task", "make_task", "predict_batch", "trainable_models"]
+__all__ = ["TASKS", "Task", "make_task", "objective_config", "predict_batch", "trainable_models"]
 
 
 def predict_batch(model: nn.Module, batch: Batch, inputs: Inputs = IMAGES) -> torch.Tensor:
     """Scores ``(B,)`` of a batch: ``inputs`` (images, caption features, or both) in order."""
     return model(*(batch[key] for key in inputs))
+
+
+def objective_config(config: TrainConfig) -> ObjectiveConfig:
+    """The D2S objective's switches and coefficients of a run (Eq. 11, Table 5's switches)."""
+    return ObjectiveConfig(
+        use_eal=config.use_eal,
+        use_fal=config.use_fal,
+        eal_mode=config.eal_mode,
+        weights=LossWeights(eal=config.eal_weight, fal=config.fal_weight),
+        temperature=config.temperature,
+        buffer_size=config.buffer_size,
+        momentum=config.momentum,
+        refresh_steps=config.refresh_steps,
+    )
 
 
 class Task(nn.Module):
@@ -65,19 +79,7 @@ class D2STask(Task):
             proj_dim=512 if aligned else None,
         )
         super().__init__(model)
-        self.objective = D2SObjective(
-            model,
-            ObjectiveConfig(
-                use_eal=config.use_eal,
-                use_fal=config.use_fal,
-                eal_mode=config.eal_mode,
-                weights=LossWeights(eal=config.eal_weight, fal=config.fal_weight),
-                temperature=config.temperature,
-                buffer_size=config.buffer_size,
-                momentum=config.momentum,
-                refresh_steps=config.refresh_steps,
-            ),
-        )
+        self.objective = D2SObjective(model, objective_config(config))
 
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         return self.objective(
