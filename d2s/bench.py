@@ -4,8 +4,8 @@ The measurements come from ``pytest --benchmark-only`` (``tests/test_bench_laten
 per-image inference latency, ``tests/test_bench_training.py`` and
 ``tests/test_captions_benchmark.py`` for our own pipeline's speed). This module holds
 
-- the rows the latency suite times (:data:`LATENCY_SPECS`, from each model's ``latency`` in the
-  model table :mod:`d2s.models.table`) and how each is built and called
+- (re-exported from :mod:`d2s.latency`) the rows the latency suite times (:data:`LATENCY_SPECS`,
+  from each model's ``latency`` in the model table) and how each is built and called
   (:func:`build_latency_model`), so the benchmark file and the table agree on names;
 - :func:`latency_table`, which turns a pytest-benchmark JSON into one row per model (params,
   median per-image latency, ratio to ICNet, input size, device, threads, torch version) and
@@ -21,18 +21,22 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from d2s.models.table import BACKBONE_LATENCY, LatencySpec, model_specs, table1_models
+from d2s.latency import (
+    LATENCY_SPECS,
+    TABLE1_MODELS,
+    LatencyModel,
+    LatencySpec,
+    build_latency_model,
+    device_name,
+    runtime_info,
+)
 
 if TYPE_CHECKING:  # heavy imports stay inside the functions
     import pandas as pd
-    import torch
-    from torch import nn
 
 __all__ = [
     "BenchmarkJSONError",
@@ -51,22 +55,6 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------------------------
-# What is timed
-# --------------------------------------------------------------------------------------------
-
-
-def _latency_specs() -> dict[str, LatencySpec]:
-    rows = [row for spec in model_specs() for row in spec.latency]
-    return {row.name: row for row in [*rows, *BACKBONE_LATENCY]}
-
-
-#: Every row the latency suite times, in table order (from the model table, then the trunks).
-LATENCY_SPECS: dict[str, LatencySpec] = _latency_specs()
-
-#: The Table 1 rows the table needs by default.
-TABLE1_MODELS: tuple[str, ...] = table1_models()
-
 #: The issue's targets: ratio name → (comparison, bound).
 TARGETS: dict[str, tuple[str, float]] = {
     "d2s_r18_over_icnet": ("<=", 0.55),
@@ -75,74 +63,6 @@ TARGETS: dict[str, tuple[str, float]] = {
     "captioning_batched_speedup": (">=", 3.0),
     "training_step_d2s_over_vision_only": ("<=", 1.6),
 }
-
-
-@dataclass
-class LatencyModel:
-    """A built model ready to time: ``call(x)`` runs the timed forward."""
-
-    spec: LatencySpec
-    module: nn.Module
-    call: Callable[[torch.Tensor], Any]
-    params: int
-
-
-def build_latency_model(name: str, device: str | torch.device = "cpu") -> LatencyModel:
-    """Build ``name`` (a :data:`LATENCY_SPECS` key) with random weights, in eval mode on ``device``.
-
-    Parameters are counted with :func:`d2s.models.count_parameters` on the model as built.
-    """
-    import timm
-
-    from d2s.models import build, count_parameters
-
-    if name not in LATENCY_SPECS:
-        raise KeyError(f"unknown latency model {name!r}; known: {', '.join(LATENCY_SPECS)}")
-    spec = LATENCY_SPECS[name]
-    kwargs = dict(spec.build_kwargs)
-    if spec.build is None:
-        module = timm.create_model(
-            kwargs["arch"], pretrained=False, features_only=True, out_indices=(-1,)
-        )
-
-        def call(x):
-            return module(x)[-1]
-
-    else:
-        module = build(spec.build, pretrained=False, **kwargs)
-        call = getattr(module, spec.forward)
-    module = module.eval().to(device)
-    return LatencyModel(spec, module, call, count_parameters(module))
-
-
-def device_name(device: str | torch.device) -> str:
-    """Human-readable name of the device: the GPU's name, or the CPU's model name."""
-    import torch
-
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "cpu"
-
-
-def runtime_info(device: str | torch.device) -> dict[str, Any]:
-    """What the results depend on: device type and name, torch threads, torch version."""
-    import torch
-
-    device = torch.device(device)
-    return {
-        "device": device.type,
-        "device_name": device_name(device),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "cpu_count": os.cpu_count(),
-    }
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ import torch
 from d2s.data import load_items
 from d2s.data.demo import make_demo
 from d2s.training import load_config, train
-from d2s.training.engine import Run, format_terms
 from d2s.training.data import Split
+from d2s.training.engine import Run, format_terms
 from d2s.training.evaluation import predict
 from d2s.training.step import Placement
 from d2s.training.tasks import trainable_models
