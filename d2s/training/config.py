@@ -1,8 +1,9 @@
 """Training configuration: one flat, typed record; YAML file plus ``key=value`` overrides.
 
 Every key is checked: an unknown key or a value of the wrong type stops the run with a message
-naming it. Defaults are the paper's D2S settings (docs/design.md §1); model presets (e.g. ICNet's own
-recipe, docs/design.md §2) apply unless the file or the command line sets the key.
+naming it. Defaults are the paper's D2S settings (docs/design.md §1); the defaults of the model's
+recipe (:func:`recipe_defaults`, e.g. ICNet's own, docs/design.md §2) apply unless the file or the
+command line sets the key.
 """
 
 from __future__ import annotations
@@ -285,20 +286,17 @@ def load_config(
     overrides = overrides or {}
     _check_keys(overrides, "command line")
     explicit = {**from_file, **overrides}
+    from d2s.models.table import model_names, model_spec
+
     model = str(explicit.get("model", TrainConfig.model))
-    preset = recipe_defaults(_model_recipe(model))
+    # an unknown model is refused by validate(), by name
+    recipe = model_spec(model).recipe if model in model_names() else TrainConfig.recipe
+    preset = recipe_defaults(recipe)
     merged = {**preset, **explicit}
     values = {k: _coerce(k, v) for k, v in merged.items()}
     config = TrainConfig(**values)
     validate(config)
     return config
-
-
-def _model_recipe(model: str) -> str:
-    """The model's recipe; an unknown model is refused by :func:`validate`, by name."""
-    from d2s.models.table import model_names, model_spec
-
-    return model_spec(model).recipe if model in model_names() else TrainConfig.recipe
 
 
 def check_image_size(size: int, key: str = "config key 'image_size'") -> None:
