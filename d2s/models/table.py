@@ -287,6 +287,8 @@ for _arch in ("r18", "r50"):
         )
     )
 
+del _arch, _backbone
+
 #: Latency rows that are not models: the bare trunks, D2S's overhead floor.
 BACKBONE_LATENCY: tuple[LatencySpec, ...] = tuple(
     LatencySpec(
