@@ -56,7 +56,9 @@ class ICNetRecipe:
     ``milestones`` are 0-based epoch indices: epochs ``0..9`` run at ``lr`` (after the warm-up),
     ``10..19`` at ``lr·gamma``, ``20..29`` at ``lr·gamma²`` — what ``MultiStepLR(milestones=(10,
     20))`` stepped once per epoch gives. ``score_weight``/``map_weight`` weigh the two MSE terms of
-    :meth:`ICNet.loss`.
+    :meth:`ICNet.loss`. ``lr``, ``batch_size``, ``epochs``, ``weight_decay``, ``img_size`` and
+    ``hflip`` are the ``icnet`` recipe's training defaults (``d2s.training.config.recipe_defaults``),
+    ``momentum``, ``warmup_epochs``, ``milestones`` and ``gamma`` the engine's SGD and schedule.
     """
 
     optimizer: str = "sgd"

@@ -98,7 +98,7 @@ class MomentumModel(nn.Module):
     buffers such as BatchNorm running statistics keep the values copied at construction.
     """
 
-    def __init__(self, model: nn.Module, momentum: float = 0.995) -> None:
+    def __init__(self, model: nn.Module, momentum: float) -> None:
         super().__init__()
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must lie in [0, 1], got {momentum}")
@@ -148,10 +148,10 @@ class EntropyAlignment(nn.Module):
     def __init__(
         self,
         model: nn.Module,
-        capacity: int = 2048,
-        momentum: float = 0.995,
-        refresh_steps: int = 50,
-        eal_mode: EalMode = "released",
+        capacity: int,
+        momentum: float,
+        refresh_steps: int,
+        eal_mode: EalMode,
     ) -> None:
         super().__init__()
         if eal_mode not in EAL_MODES:

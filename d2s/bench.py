@@ -4,7 +4,8 @@ The measurements come from ``pytest --benchmark-only`` (``tests/test_bench_laten
 per-image inference latency, ``tests/test_bench_training.py`` and
 ``tests/test_captions_benchmark.py`` for our own pipeline's speed). This module holds
 
-- the models the latency suite times (:data:`LATENCY_SPECS`) and how each is built and called
+- (re-exported from :mod:`d2s.latency`) the rows the latency suite times (:data:`LATENCY_SPECS`,
+  from each model's ``latency`` in the model table) and how each is built and called
   (:func:`build_latency_model`), so the benchmark file and the table agree on names;
 - :func:`latency_table`, which turns a pytest-benchmark JSON into one row per model (params,
   median per-image latency, ratio to ICNet, input size, device, threads, torch version) and
@@ -20,16 +21,22 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from d2s.latency import (
+    LATENCY_SPECS,
+    TABLE1_MODELS,
+    LatencyModel,
+    LatencySpec,
+    build_latency_model,
+    device_name,
+    runtime_info,
+)
+
 if TYPE_CHECKING:  # heavy imports stay inside the functions
     import pandas as pd
-    import torch
-    from torch import nn
 
 __all__ = [
     "BenchmarkJSONError",
@@ -48,106 +55,6 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------------------------
-# What is timed
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LatencySpec:
-    """One timed model.
-
-    Args:
-        name: row name in the table (a :func:`d2s.models.build` name, or ``<arch>-backbone``).
-        input_size: side of the square input (the model's training resolution).
-        build: :func:`d2s.models.build` name, or ``None`` for a bare timm backbone.
-        build_kwargs: extra arguments for the builder.
-        forward: method called on the model (``forward`` or ``forward_maps``).
-        backbone: for D2S, the row of its bare backbone (the overhead floor).
-        fixed_size: the architecture only accepts ``input_size`` (the tiny smoke run keeps it).
-        note: how the model is called, recorded with the result.
-    """
-
-    name: str
-    input_size: int
-    build: str | None
-    build_kwargs: tuple[tuple[str, Any], ...] = ()
-    forward: str = "forward"
-    backbone: str | None = None
-    fixed_size: bool = False
-    note: str = ""
-
-
-def _specs(*specs: LatencySpec) -> dict[str, LatencySpec]:
-    return {spec.name: spec for spec in specs}
-
-
-#: Every model the latency suite times, in table order.
-LATENCY_SPECS: dict[str, LatencySpec] = _specs(
-    LatencySpec(
-        "d2s-r18",
-        512,
-        "d2s-r18",
-        backbone="resnet18-backbone",
-        note="inference model: backbone + AttnPool + head (no projection, no text encoder)",
-    ),
-    LatencySpec(
-        "d2s-r50",
-        512,
-        "d2s-r50",
-        backbone="resnet50-backbone",
-        note="inference model: backbone + AttnPool + head (no projection, no text encoder)",
-    ),
-    LatencySpec(
-        "icnet",
-        512,
-        "icnet",
-        forward="forward_maps",
-        note="forward_maps: score and 64x64 complexity map, as the authors' ICNet forward returns "
-        "both (the params count includes the map head)",
-    ),
-    LatencySpec(
-        "icnet-score",
-        512,
-        "icnet",
-        note="forward: score only, map head skipped (a lower bound for ICNet)",
-    ),
-    LatencySpec(
-        "iccorn",
-        512,
-        "iccorn",
-        forward="forward_maps",
-        note="forward_maps: CORN score and complexity map, like ICNet",
-    ),
-    LatencySpec(
-        "hyperiqa",
-        224,
-        "hyperiqa",
-        build_kwargs=(("num_crop", 1),),
-        fixed_size=True,
-        note="num_crop=1: one 224x224 pass per image (pyiqa's eval default averages 25 crops, "
-        "which would be 25 passes)",
-    ),
-    LatencySpec("topiq", 384, "topiq", note="TOPIQ-NR (CFANet, ResNet-50) at 384x384"),
-    LatencySpec(
-        "resnet18-backbone",
-        512,
-        None,
-        build_kwargs=(("arch", "resnet18"),),
-        note="timm resnet18 features_only, last stage only: the trunk D2S-R18 uses",
-    ),
-    LatencySpec(
-        "resnet50-backbone",
-        512,
-        None,
-        build_kwargs=(("arch", "resnet50"),),
-        note="timm resnet50 features_only, last stage only: the trunk D2S-R50 uses",
-    ),
-)
-
-#: The Table 1 rows the table needs by default.
-TABLE1_MODELS: tuple[str, ...] = ("d2s-r18", "d2s-r50", "icnet", "iccorn", "hyperiqa", "topiq")
-
 #: The issue's targets: ratio name → (comparison, bound).
 TARGETS: dict[str, tuple[str, float]] = {
     "d2s_r18_over_icnet": ("<=", 0.55),
@@ -156,74 +63,6 @@ TARGETS: dict[str, tuple[str, float]] = {
     "captioning_batched_speedup": (">=", 3.0),
     "training_step_d2s_over_vision_only": ("<=", 1.6),
 }
-
-
-@dataclass
-class LatencyModel:
-    """A built model ready to time: ``call(x)`` runs the timed forward."""
-
-    spec: LatencySpec
-    module: nn.Module
-    call: Callable[[torch.Tensor], Any]
-    params: int
-
-
-def build_latency_model(name: str, device: str | torch.device = "cpu") -> LatencyModel:
-    """Build ``name`` (a :data:`LATENCY_SPECS` key) with random weights, in eval mode on ``device``.
-
-    Parameters are counted with :func:`d2s.models.count_parameters` on the model as built.
-    """
-    import timm
-
-    from d2s.models import build, count_parameters
-
-    if name not in LATENCY_SPECS:
-        raise KeyError(f"unknown latency model {name!r}; known: {', '.join(LATENCY_SPECS)}")
-    spec = LATENCY_SPECS[name]
-    kwargs = dict(spec.build_kwargs)
-    if spec.build is None:
-        module = timm.create_model(
-            kwargs["arch"], pretrained=False, features_only=True, out_indices=(-1,)
-        )
-
-        def call(x):
-            return module(x)[-1]
-
-    else:
-        module = build(spec.build, pretrained=False, **kwargs)
-        call = getattr(module, spec.forward)
-    module = module.eval().to(device)
-    return LatencyModel(spec, module, call, count_parameters(module))
-
-
-def device_name(device: str | torch.device) -> str:
-    """Human-readable name of the device: the GPU's name, or the CPU's model name."""
-    import torch
-
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "cpu"
-
-
-def runtime_info(device: str | torch.device) -> dict[str, Any]:
-    """What the results depend on: device type and name, torch threads, torch version."""
-    import torch
-
-    device = torch.device(device)
-    return {
-        "device": device.type,
-        "device_name": device_name(device),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "cpu_count": os.cpu_count(),
-    }
 
 
 # --------------------------------------------------------------------------------------------

@@ -36,7 +36,16 @@ TABLE5_CASES = {  # Table 5: case → (model, variant)
     "(d)": ("d2s-r18", "fal-only"),
     "(e)": ("d2s-r18", "default"),
 }
-PAPER_DEFAULTS = {"buffer_size": 2048, "momentum": 0.995, "refresh_steps": 50}
+
+
+def training_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``d2s train`` values a run without overrides gets: ``TrainConfig``'s defaults under
+    the workflow's shared ``training`` keys. A sweep value equal to one is the ``default`` run."""
+    import dataclasses
+
+    from d2s.training.config import TrainConfig
+
+    return {**dataclasses.asdict(TrainConfig()), **config.get("training", {})}
 
 
 def loader_name(dataset: str) -> str:
@@ -178,7 +187,7 @@ def table_cells(table: str, config: dict[str, Any]) -> list[Cell]:
             for seed in _seeds(config, table):
                 cells.append(Cell(case, "", RunSpec(ic, "official", model, variant, seed)))
     elif table == "table6":
-        defaults = {**PAPER_DEFAULTS, **config.get("training", {})}
+        defaults = training_defaults(config)
         grid = [("M", "buffer_size", v) for v in spec["buffer_sizes"]]
         grid += [("mom", "momentum", v) for v in spec["momenta"]]
         grid += [("steps", "refresh_steps", v) for v in spec["refresh_steps"]]
@@ -195,7 +204,7 @@ def table_cells(table: str, config: dict[str, Any]) -> list[Cell]:
                     cells.append(Cell(captioner, group, run))
     elif table in ("fig10", "fig11"):
         key = "eal" if table == "fig10" else "fal"
-        default = config.get("training", {}).get(f"{key}_weight", 5.0 if key == "eal" else 0.01)
+        default = training_defaults(config)[f"{key}_weight"]
         for model in spec.get("models", ["d2s-r18"]):
             for weight in spec["weights"]:
                 variant = "default" if float(weight) == float(default) else f"{key}{weight}"
@@ -255,16 +264,19 @@ def released_captioner(dataset: str, captioner: str, model: str, config: dict[st
     dataset and the run needs training captions only (the file covers the training split; runs
     that read captions at test time, Table 7's caption-only / concat, keep the suite's BLIP)."""
     released = (config.get("captions") or {}).get("released_blip") or {}
-    reads_test_captions = model == "caption-only" or model.startswith("concat")
-    if captioner == "blip" and dataset in released and not reads_test_captions:
+    from d2s.models import model_spec
+
+    if captioner == "blip" and dataset in released and not model_spec(model).reads_text:
         return RELEASED_BLIP
     return captioner
 
 
 def needs_text(overrides: dict[str, Any]) -> bool:
-    model = overrides["model"]
-    if model == "caption-only" or model.startswith("concat"):
-        return True
-    return model.startswith("d2s") and (
-        overrides.get("use_eal", True) or overrides.get("use_fal", True)
-    )
+    """Whether the run reads caption features (the same rule as ``TrainConfig.needs_text``)."""
+    from d2s.models import model_spec
+    from d2s.training.config import TrainConfig
+
+    def switch(key: str) -> bool:
+        return bool(overrides.get(key, getattr(TrainConfig, key)))
+
+    return model_spec(overrides["model"]).needs_text(switch("use_eal"), switch("use_fal"))

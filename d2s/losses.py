@@ -63,7 +63,7 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return 2 * cross / (n * m) - 2 * within_x / (n * (n - 1)) - 2 * within_y / (m * (m - 1))
 
 
-def info_nce(v: torch.Tensor, t: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
+def info_nce(v: torch.Tensor, t: torch.Tensor, temperature: float) -> torch.Tensor:
     """Symmetric CLIP-style InfoNCE between paired visual and text features (Eq. 10).
 
     Both are L2-normalised; ``logits = v·tᵀ / temperature`` (fixed temperature, not learnt);
@@ -86,14 +86,15 @@ def info_nce(v: torch.Tensor, t: torch.Tensor, temperature: float = 0.07) -> tor
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Coefficients of Eq. 11: ``L = MSE + eal·L_eal + fal·L_fal`` (paper: λ = 5, γ = 0.01)."""
+    """Coefficients of Eq. 11: ``L = MSE + eal·L_eal + fal·L_fal`` (the paper's values are
+    ``TrainConfig.eal_weight`` and ``fal_weight``)."""
 
-    eal: float = 5.0
-    fal: float = 0.01
+    eal: float
+    fal: float
 
 
 def total_loss(
-    mse: torch.Tensor, eal: torch.Tensor, fal: torch.Tensor, weights: LossWeights = LossWeights()
+    mse: torch.Tensor, eal: torch.Tensor, fal: torch.Tensor, weights: LossWeights
 ) -> torch.Tensor:
     """Eq. 11: ``mse + λ·eal + γ·fal`` (all scalars)."""
     return mse + weights.eal * eal + weights.fal * fal

@@ -15,16 +15,17 @@ from .losses import LossWeights, entropy, info_nce, total_loss
 
 @dataclass(frozen=True)
 class ObjectiveConfig:
-    """Switches and coefficients of the D2S objective (paper defaults)."""
+    """Switches and coefficients of the D2S objective; the paper's values are the defaults of
+    :class:`d2s.training.config.TrainConfig` (``d2s.training.tasks.objective_config``)."""
 
-    use_eal: bool = True
-    use_fal: bool = True
-    eal_mode: EalMode = "released"
-    weights: LossWeights = LossWeights()
-    temperature: float = 0.07
-    buffer_size: int = 2048
-    momentum: float = 0.995
-    refresh_steps: int = 50
+    use_eal: bool
+    use_fal: bool
+    eal_mode: EalMode
+    weights: LossWeights
+    temperature: float
+    buffer_size: int
+    momentum: float
+    refresh_steps: int
 
 
 class D2SObjective(nn.Module):
@@ -35,7 +36,7 @@ class D2SObjective(nn.Module):
     momentum model can re-read them when it refreshes its buffer entries.
     """
 
-    def __init__(self, model: nn.Module, config: ObjectiveConfig = ObjectiveConfig()) -> None:
+    def __init__(self, model: nn.Module, config: ObjectiveConfig) -> None:
         super().__init__()
         self.config = config
         self.alignment = (

@@ -6,7 +6,7 @@ downloaded file can never run pickled code):
 - the ``best.pt`` written by ``d2s train`` (suite envelope, kind ``"model"``); a run folder that
   holds ``best.pt`` works too;
 - the authors' released ``D2S_R18.pth`` / ``D2S_R50.pth``: ``{"model_state": state_dict, ...}``
-  whose keys are mapped by :func:`released_to_suite_keys` (see :data:`RELEASED_KEY_MAP`).
+  whose keys are mapped by :func:`d2s.training.checkpoint.released_to_suite_keys`.
 
 Inputs and preprocessing (the same as ``d2s evaluate`` and training, docs/design.md §1):
 
@@ -18,57 +18,40 @@ Inputs and preprocessing (the same as ``d2s evaluate`` and training, docs/design
   ``image_size``² (bilinear, antialiased) and normalised the same way. Pass ``normalized=True``
   to ``score`` for tensors that are already resized and normalised: they go straight to the model.
 
-Image policy (what ``d2s score`` reports as a bad file, :class:`ImageError`): missing, unreadable
-(permission denied), not an image, corrupt or truncated (Pillow's ``LOAD_TRUNCATED_IMAGES`` stays
-off), or more than ``max_pixels`` pixels. The default limit is Pillow's own decompression-bomb
-threshold (2 × ``Image.MAX_IMAGE_PIXELS`` ≈ 179 megapixels); the size is checked from the header,
-before anything is decoded. ``max_pixels=None`` (``--max-pixels 0``) removes the limit for trusted
-files. Greyscale, palette, RGBA/LA (alpha dropped, as in training), CMYK, 1-bit and 16-bit/32-bit
-greyscale (``I;16``, ``I``, ``F``: rescaled to 8 bits, not clipped) images are all accepted; the
-first frame of an animated file is scored. Tiny images (even 1×1) are upsampled to the input size.
+Checkpoint formats are read by :func:`d2s.training.checkpoint.load_scoring_model`; images by
+:func:`d2s.data.images.read_image` (its docstring states the image policy, :class:`ImageError`),
+and :func:`d2s.data.images.collect_images` expands folders and globs. Tiny images (even 1×1) are
+upsampled to the input size.
 """
 
 from __future__ import annotations
 
-import contextlib
-import glob
 import os
-import re
-import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import nn
 
-from d2s.data.images import to_rgb
-
-# d2s.training.checkpoint is imported inside the loading functions: reading images (to_rgb,
-# read_image, collect_images) must not pull in the training package.
+from d2s.data.images import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_SUFFIXES,
+    ImageError,
+    Problem,
+    collect_images,
+    read_image,
+    to_rgb,
+)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-#: Pillow raises DecompressionBombError above twice its warning threshold; we use that as default.
-DEFAULT_MAX_PIXELS: int = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
-
-#: Input size of the authors' released checkpoints (their ``val.py`` default, docs/design.md §1).
-RELEASED_IMAGE_SIZE = 512
-
-#: File name endings that count as images when a folder or glob is expanded (case-insensitive).
-#: A file named explicitly is always tried, whatever its name.
-IMAGE_SUFFIXES = frozenset(
-    ".jpg .jpeg .jpe .jfif .png .bmp .dib .gif .tif .tiff .webp .ppm .pgm .pbm .pnm .tga "
-    ".jp2 .j2k .ico .avif".split()
-)
-
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_SUFFIXES",
-    "RELEASED_KEY_MAP",
     "ImageError",
     "Problem",
     "Scorer",
@@ -77,156 +60,8 @@ __all__ = [
     "load",
     "prepare_image",
     "read_image",
-    "released_to_suite_keys",
     "to_rgb",
 ]
-
-
-class ImageError(ValueError):
-    """An image that cannot be scored; the message names the file and the reason."""
-
-
-# --------------------------------------------------------------------------------------------
-# reading images
-
-
-@contextlib.contextmanager
-def _pixel_limit_off() -> Iterator[None]:
-    """Pillow's global bomb check off while we apply our own limit (header-only, before decode)."""
-    before = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        yield
-    finally:
-        Image.MAX_IMAGE_PIXELS = before
-
-
-def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Fully decoded 8-bit RGB image at ``path``; :class:`ImageError` naming it otherwise."""
-    path = Path(path)
-    try:
-        with _pixel_limit_off(), Image.open(path) as image:
-            width, height = image.size
-            if max_pixels and width * height > max_pixels:
-                raise ImageError(
-                    f"{path}: image too large ({width}×{height} = {width * height:,} pixels, "
-                    f"limit {max_pixels:,}; a possible decompression bomb — raise the limit with "
-                    "--max-pixels, or 0 for none, if you trust the file)"
-                )
-            if width < 1 or height < 1:
-                raise ImageError(f"{path}: image has no pixels ({width}×{height})")
-            image.load()  # full decode here: a truncated file fails now, not later
-            return to_rgb(image)
-    except ImageError:
-        raise
-    except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a folder, not an image file") from None
-    except PermissionError:
-        raise ImageError(f"{path}: cannot read file (permission denied)") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image file (Pillow cannot identify its format)") from None
-    except Image.DecompressionBombError as err:  # defensive: our own check runs first
-        raise ImageError(f"{path}: image too large ({err})") from None
-    except MemoryError:
-        raise ImageError(f"{path}: not enough memory to decode this image") from None
-    except Exception as err:  # Pillow raises OSError, SyntaxError, ValueError... for bad data
-        raise ImageError(
-            f"{path}: cannot decode image, corrupt or truncated ({type(err).__name__}: {err})"
-        ) from None
-
-
-# --------------------------------------------------------------------------------------------
-# expanding command-line paths
-
-
-@dataclass(frozen=True)
-class Problem:
-    """An input that gave nothing to score: ``path`` as the user wrote it, and why."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-_GLOB_CHARS = re.compile(r"[*?[]")
-
-
-def _is_image_name(name: str) -> bool:
-    return Path(name).suffix.lower() in IMAGE_SUFFIXES
-
-
-def _walk(folder: Path, problems: list[Problem]) -> list[Path]:
-    """Image files under ``folder`` (recursive, sorted, hidden entries skipped)."""
-    found: list[Path] = []
-
-    def on_error(err: OSError) -> None:
-        where = err.filename or str(folder)
-        reason = "permission denied" if isinstance(err, PermissionError) else err.strerror
-        problems.append(Problem(str(where), f"cannot read folder ({reason})"))
-
-    for parent, dirs, files in os.walk(folder, onerror=on_error):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith(".") and _is_image_name(name):
-                found.append(Path(parent) / name)
-    return found
-
-
-def collect_images(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Problem]]:
-    """Expand files, folders (recursively) and glob patterns into image paths.
-
-    A file named explicitly is kept whatever its name (a non-image is reported when read); files
-    found in folders or by globs are kept when their suffix is in :data:`IMAGE_SUFFIXES`. Returns
-    ``(paths, problems)``: paths in input order (folders and globs sorted), each file once;
-    problems for missing paths, unreadable folders, empty folders and globs without match.
-    """
-    paths: list[Path] = []
-    problems: list[Problem] = []
-    seen: set[str] = set()
-
-    def add(path: Path) -> None:
-        key = os.path.realpath(path)
-        if key not in seen:
-            seen.add(key)
-            paths.append(path)
-
-    for raw in inputs:
-        text = os.fspath(raw)
-        path = Path(text)
-        if path.is_dir():
-            before = len(problems)
-            found = _walk(path, problems)
-            if not found and len(problems) == before:
-                problems.append(
-                    Problem(text, "folder holds no image files (looked for .jpg, .png, .tif, ...)")
-                )
-            for item in found:
-                add(item)
-        elif path.exists() or path.is_symlink():
-            add(path)  # a file (or a broken link): read_image says what is wrong with it
-        elif _GLOB_CHARS.search(text):
-            matches = sorted(glob.glob(text, recursive=True))
-            if not matches:
-                problems.append(Problem(text, "no file matches this pattern"))
-            hits = 0
-            for match in matches:
-                match_path = Path(match)
-                if match_path.is_dir():
-                    for item in _walk(match_path, problems):
-                        add(item)
-                        hits += 1
-                elif _is_image_name(match):
-                    add(match_path)
-                    hits += 1
-            if matches and not hits:
-                problems.append(Problem(text, "pattern matches no image files"))
-        else:
-            problems.append(Problem(text, "no such file or folder"))
-    return paths, problems
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,165 +265,6 @@ class _PathDataset(torch.utils.data.Dataset):
             return index, None, str(err)
 
 
-# --------------------------------------------------------------------------------------------
-# checkpoints
-
-#: Released-format key prefixes → suite ``D2S`` prefixes. Source: the authors' repository
-#: (github.com/xauat-liushipeng/D2S): ``d2s/model_.py`` builds ``D2S.vision_encoder.model``
-#: (timm ResNet, ``features_only=True``, last map ``[4]``), ``D2S.vision_encoder.attn_pool``
-#: (CLIP AttentionPool2d: ``q_proj``/``k_proj``/``v_proj``/``c_proj``) and ``D2S.fc``
-#: (Linear-ReLU-Linear-Sigmoid); its ``val.py`` loads ``torch.load(ckpt)["model_state"]`` with
-#: ``strict=False``, so every other key in the file (text encoder, projection, momentum copies,
-#: ...) is ignored, as here. **Not verified against the real D2S_R18.pth / D2S_R50.pth.**
-RELEASED_KEY_MAP: tuple[tuple[str, str], ...] = (
-    ("vision_encoder.model.", "backbone."),
-    ("vision_encoder.attn_pool.", "pool."),
-    ("fc.", "head."),
-)
-
-#: Wrapper prefixes stripped first (DataParallel/DDP and ``torch.compile``).
-_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-
-#: timm ResNets by (block type, blocks per stage).
-_RESNETS = {
-    ("basic", (2, 2, 2, 2)): "resnet18",
-    ("basic", (3, 4, 6, 3)): "resnet34",
-    ("bottleneck", (3, 4, 6, 3)): "resnet50",
-    ("bottleneck", (3, 4, 23, 3)): "resnet101",
-    ("bottleneck", (3, 8, 36, 3)): "resnet152",
-}
-_NAMED = {"resnet18": "d2s-r18", "resnet50": "d2s-r50"}
-
-
-def released_to_suite_keys(
-    state: dict[str, torch.Tensor],
-) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Map a released ``model_state`` to the suite ``D2S`` layout: ``(mapped, ignored keys)``.
-
-    Each key loses any ``module.``/``_orig_mod.`` prefix, then the first matching prefix of
-    :data:`RELEASED_KEY_MAP` is replaced; keys matching none are returned as ignored.
-    """
-    mapped: dict[str, torch.Tensor] = {}
-    ignored: list[str] = []
-    for key, value in state.items():
-        name = key
-        stripped = True
-        while stripped:
-            stripped = False
-            for wrapper in _WRAPPER_PREFIXES:
-                if name.startswith(wrapper):
-                    name, stripped = name[len(wrapper) :], True
-        for old, new in RELEASED_KEY_MAP:
-            if name.startswith(old):
-                mapped[new + name[len(old) :]] = value
-                break
-        else:
-            ignored.append(key)
-    return mapped, ignored
-
-
-def _resnet_of(state: dict[str, torch.Tensor], source: str) -> str:
-    from d2s.training.checkpoint import CheckpointError
-
-    blocks = []
-    for stage in range(1, 5):
-        indices = {
-            int(m.group(1))
-            for k in state
-            if (m := re.match(rf"backbone\.layer{stage}\.(\d+)\.", k)) is not None
-        }
-        blocks.append(len(indices))
-    kind = "bottleneck" if "backbone.layer1.0.conv3.weight" in state else "basic"
-    name = _RESNETS.get((kind, tuple(blocks)))
-    if name is None:
-        raise CheckpointError(
-            f"{source}: backbone weights match no known ResNet ({kind} blocks per stage {blocks})"
-        )
-    return name
-
-
-def _torch_load(path: Path) -> Any:
-    from d2s.training.checkpoint import safe_torch_load
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive")
-        warnings.filterwarnings("ignore", message="Detected pickle protocol")
-        return safe_torch_load(path)
-
-
-def _describe(data: Any) -> str:
-    if isinstance(data, dict):
-        keys = [str(k) for k in list(data)[:6]]
-        return f"a dict with keys {keys}"
-    return f"a {type(data).__name__}"
-
-
-def _from_suite(data: dict, path: Path) -> tuple[nn.Module, int, str, dict]:
-    from d2s.models import D2S_VARIANTS, EXTRA_BUILDERS, build
-    from d2s.training.checkpoint import VERSION, CheckpointError, load_weights
-
-    if data.get("version") != VERSION:
-        raise CheckpointError(
-            f"{path}: checkpoint version {data.get('version')} is not supported (expects {VERSION})"
-        )
-    if data.get("kind") != "model":
-        raise CheckpointError(
-            f"{path}: holds a {data.get('kind')!r} checkpoint (a resume state such as last.pt); "
-            "score with the model checkpoint best.pt"
-        )
-    name = data.get("model_name")
-    if name not in D2S_VARIANTS and name not in EXTRA_BUILDERS:
-        raise CheckpointError(f"{path}: unknown model {name!r}")
-    if str(name).startswith(("caption-only", "concat")):
-        raise CheckpointError(
-            f"{path}: model {name!r} reads captions at test time; scoring takes images only "
-            "(use d2s evaluate --captions)"
-        )
-    model = build(name, pretrained=False, **data.get("model_kwargs", {}))
-    load_weights(model, data["state_dict"], str(path))
-    size = data.get("image_size") or (data.get("config") or {}).get("image_size")
-    if not size:
-        raise CheckpointError(f"{path}: checkpoint does not record its image_size")
-    info = {"format": "suite", "model": name, "epoch": data.get("epoch")}
-    return model, int(size), str(name), info
-
-
-def _from_released(data: dict, path: Path, num_heads: int) -> tuple[nn.Module, int, str, dict]:
-    from d2s.models import D2S
-    from d2s.training.checkpoint import CheckpointError, load_weights
-
-    state = data["model_state"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path}: 'model_state' is not a state dict of tensors")
-    mapped, ignored = released_to_suite_keys(state)
-    required = ("pool.c_proj.weight", "head.0.weight", "head.2.weight")
-    if not any(k.startswith("backbone.") for k in mapped) or any(k not in mapped for k in required):
-        raise CheckpointError(
-            f"{path}: 'model_state' does not hold a D2S image branch in the released layout "
-            f"(expected keys starting with {[old for old, _ in RELEASED_KEY_MAP]}; "
-            f"found e.g. {list(state)[:4]})"
-        )
-    backbone = _resnet_of(mapped, str(path))
-    kwargs = dict(
-        backbone=backbone,
-        pool="attn",
-        embed_dim=int(mapped["pool.c_proj.weight"].shape[0]),
-        num_heads=num_heads,
-        head_hidden=int(mapped["head.0.weight"].shape[0]),
-    )
-    model = D2S(pretrained=False, **kwargs)
-    load_weights(model, mapped, str(path))
-    name = _NAMED.get(backbone, f"d2s-{backbone}")
-    info = {
-        "format": "released",
-        "model": name,
-        "model_kwargs": kwargs,
-        "epoch": data.get("epoch"),
-        "ignored_keys": ignored,
-    }
-    return model, RELEASED_IMAGE_SIZE, name, info
-
-
 def load(
     checkpoint: str | os.PathLike,
     device: str | torch.device = "cpu",
@@ -610,27 +286,9 @@ def load(
     Raises :class:`~d2s.training.checkpoint.CheckpointError` naming the file when it is missing,
     not a checkpoint, holds pickled code, or is in neither known format.
     """
-    from d2s.training.checkpoint import FORMAT, CheckpointError
+    from d2s.training.checkpoint import load_scoring_model
 
-    path = Path(checkpoint)
-    if path.is_dir():
-        if not (path / "best.pt").is_file():
-            raise CheckpointError(f"{path}: a folder without best.pt; pass a checkpoint file")
-        path = path / "best.pt"
-    if not path.exists():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    if not os.access(path, os.R_OK):
-        raise CheckpointError(f"{path}: cannot read checkpoint (permission denied)")
-    data = _torch_load(path)
-    if isinstance(data, dict) and data.get("format") == FORMAT:
-        model, size, name, info = _from_suite(data, path)
-    elif isinstance(data, dict) and "model_state" in data:
-        model, size, name, info = _from_released(data, path, num_heads)
-    else:
-        raise CheckpointError(
-            f"{path}: not a known checkpoint format (expected the best.pt of d2s train or the "
-            f"authors' released D2S_R18.pth/D2S_R50.pth with 'model_state'); found {_describe(data)}"
-        )
+    model, size, name, source, info = load_scoring_model(checkpoint, num_heads)
     if image_size is not None:
         from d2s.training.config import check_image_size
 
@@ -643,4 +301,14 @@ def load(
         module = ScoringModule(model).to(device).eval()
     except (RuntimeError, AssertionError) as err:
         raise ValueError(f"device {str(device)!r} is not usable here: {err}") from None
-    return Scorer(module, size, device, name, str(path), max_pixels, info)
+    return Scorer(module, size, device, name, source, max_pixels, info)
+
+
+def __getattr__(name: str) -> Any:
+    """The released-format key mapping, now in d2s.training.checkpoint, imported on first use:
+    ``import d2s.scoring`` does not load the training package."""
+    if name in ("RELEASED_KEY_MAP", "released_to_suite_keys"):
+        from d2s.training import checkpoint
+
+        return getattr(checkpoint, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -211,6 +211,14 @@ def write_table(table: str, frame: pd.DataFrame, out_csv: str | Path, meta: dict
     atomic_write_text(render_markdown(table, frame, meta), out_csv.with_suffix(".md"))
 
 
+def table1_param_models(trained: list[str]) -> list[str]:
+    """Table 1's Params/Latency rows: the trained models, then the table's untrainable models
+    (HyperIQA, TOPIQ: params and latency only), from the model table."""
+    from d2s.models.table import model_spec, table1_models
+
+    return [*trained, *(m for m in table1_models() if not model_spec(m).trainable)]
+
+
 def model_rows(models: list[str], latency_csv: str | Path | None) -> pd.DataFrame:
     """Table 1's Params (counted from the built models) and Latency (benchmark output) rows."""
     from d2s.models import build, count_parameters
@@ -243,11 +251,11 @@ def model_rows(models: list[str], latency_csv: str | Path | None) -> pd.DataFram
 
 
 def is_baseline(model: str) -> bool:
-    """The literature's vision-only complexity models (ICNet, ICCORN): the references of the
-    significance columns (:mod:`d2s.significance`)."""
-    from d2s.training.tasks import BaselineTask, task_class
+    """The literature's vision-only complexity models (Table 8's vision-only group: ICNet,
+    ICCORN, HyperIQA): the references of the significance columns (:mod:`d2s.significance`)."""
+    from d2s.models.table import model_spec
 
-    return task_class(model) is BaselineTask
+    return model_spec(model).table8_group == "vision-only"
 
 
 def build_table(
@@ -273,6 +281,13 @@ def build_table(
     return frame
 
 
+def _table8_models(group: str) -> tuple[str, ...]:
+    """The models of a Table 8 group (from the model table)."""
+    from d2s.models.table import model_specs
+
+    return tuple(spec.name for spec in model_specs() if spec.table8_group == group)
+
+
 def build_table8(
     table1_csv: str | Path,
     table7_csv: str | Path,
@@ -287,8 +302,8 @@ def build_table8(
     picks = []
     for frame, rows, group, source_group in (
         (t7, ("florence-cap1", "blip"), "text-only", "caption only"),
-        (t1, ("hyperiqa", "icnet", "iccorn"), "vision-only", ""),
-        (t1, ("d2s-r18", "d2s-r50"), "vision-text fusion", ""),
+        (t1, _table8_models("vision-only"), "vision-only", ""),
+        (t1, _table8_models("vision-text fusion"), "vision-text fusion", ""),
     ):
         part = frame[
             (frame["status"] == "reproduced")

@@ -6,6 +6,17 @@ import torch
 from d2s.alignment import EntropyAlignment, EntropyBuffer, MomentumModel
 from d2s.losses import energy_distance, entropy
 from d2s.models import build
+from d2s.training.config import TrainConfig
+
+PAPER = TrainConfig()  # the paper's momentum, refresh period and EAL mode
+
+
+def alignment(model, capacity, **changes):
+    """EntropyAlignment with the paper's settings except ``changes``."""
+    settings = dict(
+        momentum=PAPER.momentum, refresh_steps=PAPER.refresh_steps, eal_mode=PAPER.eal_mode
+    )
+    return EntropyAlignment(model, capacity, **{**settings, **changes})
 
 
 def test_buffer_is_fifo_with_capacity_and_oldest_first_order():
@@ -88,7 +99,7 @@ def test_momentum_model_ema_over_parameters_only(model):
 
 
 def test_momentum_model_is_frozen_and_stays_in_eval(model):
-    mom = MomentumModel(model)
+    mom = MomentumModel(model, PAPER.momentum)
     mom.train()
     assert not mom.training and not any(m.training for m in mom.modules())
     assert not any(p.requires_grad for p in mom.parameters())
@@ -107,7 +118,7 @@ def _fill(align, model, batches=3, batch=4):
 
 
 def test_eal_is_zero_until_half_full(model):
-    align = EntropyAlignment(model, capacity=16, refresh_steps=4)
+    align = alignment(model, capacity=16, refresh_steps=4)
     _fill(align, model, batches=1)
     assert align.loss().item() == 0.0
     _fill(align, model, batches=2)
@@ -115,7 +126,7 @@ def test_eal_is_zero_until_half_full(model):
 
 
 def test_released_mode_carries_no_gradient(model):
-    align = EntropyAlignment(model, capacity=16, eal_mode="released")
+    align = alignment(model, capacity=16, eal_mode="released")
     images = _fill(align, model)
     _, projected = model.forward_train(images)
     eal = align.loss(entropy(projected))
@@ -126,7 +137,7 @@ def test_released_mode_carries_no_gradient(model):
 
 
 def test_paper_mode_is_differentiable_and_uses_online_entropies(model):
-    align = EntropyAlignment(model, capacity=16, eal_mode="online")
+    align = alignment(model, capacity=16, eal_mode="online")
     images = _fill(align, model)
     model.eval()
     _, projected = model.forward_train(images)
@@ -146,7 +157,7 @@ def test_paper_mode_is_differentiable_and_uses_online_entropies(model):
 
 
 def test_after_step_updates_mom_then_refreshes_old_entries(model):
-    align = EntropyAlignment(model, capacity=8, momentum=0.5, refresh_steps=4)
+    align = alignment(model, capacity=8, momentum=0.5, refresh_steps=4)
     store = {
         i: torch.randn(3, 32, 32, generator=torch.Generator().manual_seed(i)) for i in range(12)
     }
@@ -174,4 +185,4 @@ def test_after_step_updates_mom_then_refreshes_old_entries(model):
 
 def test_unknown_eal_mode_is_rejected(model):
     with pytest.raises(ValueError, match="eal_mode"):
-        EntropyAlignment(model, eal_mode="both")
+        alignment(model, PAPER.buffer_size, eal_mode="both")

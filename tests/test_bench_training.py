@@ -10,7 +10,9 @@ import time
 import torch
 
 from d2s.models import build
-from d2s.objective import D2SObjective, ObjectiveConfig
+from d2s.objective import D2SObjective
+from d2s.training.config import TrainConfig
+from d2s.training.tasks import objective_config
 
 PAPER = dict(batch=32, size=128, buffer=2048, refresh_steps=50)  # 40 refreshed entries per step
 TINY = dict(batch=4, size=32, buffer=16, refresh_steps=4)
@@ -21,8 +23,10 @@ def make_step(kind: str, batch: int, size: int, buffer: int, refresh_steps: int)
     torch.manual_seed(0)
     aligned = kind == "d2s"
     model = build("d2s-r18", proj_dim=512 if aligned else None).train()
-    config = ObjectiveConfig(
-        use_eal=aligned, use_fal=aligned, buffer_size=buffer, refresh_steps=refresh_steps
+    config = objective_config(
+        TrainConfig(
+            use_eal=aligned, use_fal=aligned, buffer_size=buffer, refresh_steps=refresh_steps
+        )
     )
     objective = D2SObjective(model, config)
     pool = torch.randn(64, 3, size, size)  # stands in for the decoded training images

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from d2s.losses import LossWeights, energy_distance, entropy, info_nce, total_loss
+from d2s.training.config import TrainConfig
+from d2s.training.tasks import objective_config
 
 
 def brute_entropy(row):
@@ -94,19 +96,21 @@ def test_info_nce_matches_brute_force_symmetric_ce():
     for tau in (0.07, 1.0):
         expected = brute_info_nce(v.numpy(), t.numpy(), tau)
         assert info_nce(v, t, temperature=tau).item() == pytest.approx(expected, rel=1e-10)
-    # default temperature is the paper's fixed 0.07
-    assert info_nce(v, t).item() == pytest.approx(brute_info_nce(v.numpy(), t.numpy(), 0.07))
+    # the configured temperature is the paper's fixed 0.07
+    tau = TrainConfig.temperature
+    assert info_nce(v, t, tau).item() == pytest.approx(brute_info_nce(v.numpy(), t.numpy(), 0.07))
     # asymmetric inputs: swapping the modalities gives the same symmetric loss
-    assert info_nce(v, t).item() == pytest.approx(info_nce(t, v).item(), rel=1e-12)
+    assert info_nce(v, t, tau).item() == pytest.approx(info_nce(t, v, tau).item(), rel=1e-12)
 
 
 def test_info_nce_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shapes differ"):
-        info_nce(torch.randn(4, 8), torch.randn(4, 7))
+        info_nce(torch.randn(4, 8), torch.randn(4, 7), 0.07)
 
 
 def test_total_loss_uses_paper_weights_by_default():
     mse, eal, fal = torch.tensor(0.3), torch.tensor(0.2), torch.tensor(4.0)
-    assert total_loss(mse, eal, fal).item() == pytest.approx(0.3 + 5 * 0.2 + 0.01 * 4.0)
+    paper = objective_config(TrainConfig()).weights  # the configured defaults
+    assert total_loss(mse, eal, fal, paper).item() == pytest.approx(0.3 + 5 * 0.2 + 0.01 * 4.0)
     custom = LossWeights(eal=1.0, fal=0.5)
     assert total_loss(mse, eal, fal, custom).item() == pytest.approx(0.3 + 0.2 + 2.0)

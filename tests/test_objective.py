@@ -1,12 +1,22 @@
 """The per-batch D2S objective: Eq. 11 composition, EAL modes and the ablation switches."""
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from d2s.losses import LossWeights, info_nce
 from d2s.models import build
-from d2s.objective import D2SObjective, ObjectiveConfig
+from d2s.objective import D2SObjective
+from d2s.training.config import TrainConfig
+from d2s.training.tasks import objective_config
+
+
+def paper_objective(weights=None, **changes):
+    """The objective of a run with the paper's settings except ``changes``."""
+    config = objective_config(TrainConfig(**changes))
+    return config if weights is None else dataclasses.replace(config, weights=weights)
 
 
 def _batch(step, batch=4):
@@ -28,7 +38,7 @@ def _grads(model):
 def test_total_is_eq11_and_released_eal_adds_no_gradient(eal_mode):
     torch.manual_seed(0)
     model = build("d2s-r18", proj_dim=512).eval()  # eval: identical forwards for the comparison
-    config = ObjectiveConfig(eal_mode=eal_mode, buffer_size=8, refresh_steps=4)
+    config = paper_objective(eal_mode=eal_mode, buffer_size=8, refresh_steps=4)
     objective = D2SObjective(model, config)
     for step in range(2):
         out = objective(model, **_batch(step))
@@ -44,7 +54,7 @@ def test_total_is_eq11_and_released_eal_adds_no_gradient(eal_mode):
     model.zero_grad()
     score, projected = model.forward_train(batch["images"])
     without_eal = F.mse_loss(score, batch["targets"]) + 0.01 * info_nce(
-        projected, batch["text_features"]
+        projected, batch["text_features"], 0.07
     )
     without_eal.backward()
     same = all(torch.allclose(a, b, atol=1e-7) for a, b in zip(full, _grads(model), strict=True))
@@ -53,7 +63,7 @@ def test_total_is_eq11_and_released_eal_adds_no_gradient(eal_mode):
 
 def test_vision_only_case_a_is_plain_mse():
     model = build("d2s-r18-gap").eval()
-    objective = D2SObjective(model, ObjectiveConfig(use_eal=False, use_fal=False))
+    objective = D2SObjective(model, paper_objective(use_eal=False, use_fal=False))
     batch = _batch(0)
     out = objective(model, batch["images"], batch["targets"])
     assert out["loss"].item() == pytest.approx(
@@ -65,14 +75,14 @@ def test_vision_only_case_a_is_plain_mse():
 
 def test_fal_only_and_custom_weights():
     model = build("d2s-r18", proj_dim=512).eval()
-    config = ObjectiveConfig(use_eal=False, weights=LossWeights(eal=0.0, fal=2.0))
+    config = paper_objective(use_eal=False, weights=LossWeights(eal=0.0, fal=2.0))
     objective = D2SObjective(model, config)
     batch = _batch(0)
     out = objective(model, **batch)
     with torch.no_grad():
         score, projected = model.forward_train(batch["images"])
     expected = F.mse_loss(score, batch["targets"]) + 2.0 * info_nce(
-        projected, batch["text_features"]
+        projected, batch["text_features"], 0.07
     )
     assert out["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
 
@@ -81,7 +91,7 @@ def test_a_training_step_with_refresh_runs_and_moves_the_momentum_model():
     torch.manual_seed(0)
     model = build("d2s-r18", proj_dim=512)
     objective = D2SObjective(
-        model, ObjectiveConfig(eal_mode="online", buffer_size=8, refresh_steps=2)
+        model, paper_objective(eal_mode="online", buffer_size=8, refresh_steps=2)
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-3)
     store = torch.randn(16, 3, 64, 64)  # 2x2 maps: with 1x1 the attention has nothing to weigh

@@ -284,7 +284,8 @@ def test_released_checkpoint_with_missing_or_wrong_weights_is_a_clear_error(chec
 
 def test_released_resnet50_layout_is_recognised():
     from d2s.models import build
-    from d2s.scoring import _resnet_of, released_to_suite_keys
+    from d2s.scoring import released_to_suite_keys
+    from d2s.training.checkpoint import _resnet_of
 
     for name, backbone in (("d2s-r18", "resnet18"), ("d2s-r50", "resnet50")):
         keys = build(name).state_dict()

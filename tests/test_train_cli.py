@@ -15,8 +15,10 @@ import torch
 from d2s.data import load_items
 from d2s.data.demo import make_demo
 from d2s.training import load_config, train
+from d2s.training.data import Split
 from d2s.training.engine import Run, format_terms
 from d2s.training.evaluation import predict
+from d2s.training.step import Placement
 from d2s.training.tasks import trainable_models
 
 
@@ -166,16 +168,14 @@ class _Task(torch.nn.Module):
 def test_predictions_are_fp32_even_inside_a_bf16_autocast_region():
     images = torch.randn(16, 3, 8, 8)
     loader = [(images, torch.rand(16), torch.arange(16))]
-    split = type("Split", (), {"items": [type("I", (), {"label": float(i)})() for i in range(16)]})
-
-    def batch(images, targets, ids, split):
-        return {"images": images}
+    split = Split("test", [type("I", (), {"label": float(i)})() for i in range(16)])
+    placement = Placement(torch.device("cpu"), precision="bf16", channels_last=False)
 
     task = _Task()
     exact = task.model(images).detach().numpy()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         lowered = task.model(images).float().detach().numpy()
-        predictions, _ = predict(task, loader, split, batch)
+        predictions, _ = predict(task, loader, split, placement)
     assert predictions.dtype.name == "float32"
     assert (predictions == exact).all()
     assert (lowered != exact).any()  # bf16 would have changed the scores: the test can fail
@@ -185,7 +185,7 @@ def test_bf16_autocast_only_on_cuda_with_precision_bf16(demo):
     config = load_config(
         overrides=dict(root=str(demo), device="cpu", precision="bf16", use_eal=False, use_fal=False)
     )
-    with Run(config, "unused", progress=False)._autocast():
+    with Placement.of(config).autocast():
         assert not torch.is_autocast_enabled("cuda")  # CPU runs train in fp32
 
 
@@ -197,9 +197,9 @@ def test_cuda_precision_and_determinism_flags(demo):
             root=str(demo), device="cuda", precision="bf16", use_eal=False, use_fal=False
         )
     )
-    with Run(fp32, "unused", progress=False)._autocast():
+    with Placement.of(fp32).autocast():
         assert not torch.is_autocast_enabled("cuda")
-    with Run(bf16, "unused", progress=False)._autocast():
+    with Placement.of(bf16).autocast():
         assert torch.is_autocast_enabled("cuda")
 
 

@@ -15,6 +15,7 @@ from d2s.training import ConfigError, load_config, train
 from d2s.training.checkpoint import CheckpointError, load_model, read_checkpoint
 from d2s.training.data import image_transform
 from d2s.training.engine import Run, make_optimizer
+from d2s.training.step import Placement, train_step
 from d2s.training.tasks import make_task
 
 
@@ -73,15 +74,13 @@ def test_a_few_steps_lower_the_training_loss(variant, base):
     dataset = ImageDataset(items, transform)
     images = torch.stack([dataset[i][0] for i in range(8)])
     targets = torch.tensor([item.label for item in items])
-    batch = run._batch(images, targets, torch.arange(8), split)
+    placement = Placement.of(config)
+    batch = placement.batch(images, targets, torch.arange(8), split)
     task.train()
     losses = []
     for _ in range(8):
-        parts = task.loss(batch)
+        parts = train_step(task, batch, optimizer, placement)
         losses.append(parts["loss"].item())
-        optimizer.zero_grad()
-        parts["loss"].backward()
-        optimizer.step()
         if per_iteration:
             scheduler.step()
         task.after_step(lambda ids: images[ids])

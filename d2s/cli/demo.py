@@ -47,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from d2s.io import atomic_write_text
     from d2s.metrics import evaluate
     from d2s.models import build
-    from d2s.objective import D2SObjective, ObjectiveConfig
+    from d2s.objective import D2SObjective
     from d2s.text import cached_text_features, load_text_encoder
+    from d2s.training.config import TrainConfig
+    from d2s.training.tasks import objective_config
 
     started = time.time()
     torch.manual_seed(args.seed)
@@ -98,12 +100,14 @@ def run(args: argparse.Namespace) -> int:
     test_loader = DataLoader(ImageDataset(test_items, test_tf), batch_size=64)
 
     model = build("d2s-r18", proj_dim=512)
-    config = ObjectiveConfig(
+    paper = TrainConfig(
         eal_mode=args.eal_mode, buffer_size=args.buffer_size, refresh_steps=args.refresh_steps
     )
-    objective = D2SObjective(model, config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-3)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.epochs, eta_min=2.5e-5)
+    objective = D2SObjective(model, objective_config(paper))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=paper.lr, weight_decay=paper.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, args.epochs, eta_min=paper.min_lr
+    )
 
     def fetch_images(ids: torch.Tensor) -> torch.Tensor:
         return torch.stack([train_set[int(i)][0] for i in ids])

@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from d2s.cli import CLIError
+    from d2s.data.images import DEFAULT_MAX_PIXELS, collect_images
     from d2s.io import atomic_write_text
-    from d2s.scoring import DEFAULT_MAX_PIXELS, collect_images, load
+    from d2s.scoring import load
     from d2s.training.checkpoint import CheckpointError
 
     if args.batch_size < 1:

@@ -5,16 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from d2s.models.table import model_specs
+
 from .style import COLUMN_WIDTH, color, demo_note, new_figure, place_labels
 
-DISPLAY = {
-    "d2s-r18": "D2S-R18",
-    "d2s-r50": "D2S-R50",
-    "icnet": "ICNet",
-    "iccorn": "ICCORN",
-    "hyperiqa": "HyperIQA",
-    "topiq": "TOPIQ",
-}
+#: Model name → its Table 1 row label (from the model table).
+DISPLAY = {spec.name: spec.table1_row for spec in model_specs() if spec.table1_row}
 
 
 def display(name: str) -> str:

@@ -83,11 +83,12 @@ def compute_features(
     """Projected visual features and entropies before/after alignment, with the paired text
     features, on the run's test images. Returns ``(arrays, meta)`` (see the module docstring)."""
     from d2s.losses import entropy
+    from d2s.models import model_spec
     from d2s.training.data import Split, attach_text, read_captions
 
     folder = Path(folder)
     config = run_config(folder)
-    if not config.model.startswith("d2s"):
+    if not model_spec(config.model).aligns_with_text:
         raise FigureError(f"{folder}: a {config.model} run; the alignment figures need a D2S run")
     after, epoch = trained_model(folder, config)
     try:

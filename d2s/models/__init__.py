@@ -1,47 +1,39 @@
-"""Model factory: ``build(name, pretrained=False, **kwargs)`` for every named model."""
+"""Model factory: ``build(name, pretrained=False, **kwargs)`` for every model of the table.
+
+The model classes are imported on first use, so reading the model table
+(:mod:`d2s.models.table`, e.g. while the workflow builds its DAG) does not import torch.
+"""
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+from .table import ModelSpec, model_names, model_spec, register, trainable_models
 
-from .attention_pool import AttentionPool2d, GlobalAvgPool
-from .d2s import D2S
+if TYPE_CHECKING:
+    from torch import nn
 
-#: Named D2S variants → constructor arguments. ``-gap`` is ablation case (a).
-D2S_VARIANTS: dict[str, dict] = {
-    "d2s-r18": dict(backbone="resnet18", pool="attn"),
-    "d2s-r50": dict(backbone="resnet50", pool="attn"),
-    "d2s-r18-gap": dict(backbone="resnet18", pool="gap"),
-    "d2s-r50-gap": dict(backbone="resnet50", pool="gap"),
-}
+    from .attention_pool import AttentionPool2d, GlobalAvgPool
+    from .d2s import D2S
 
-#: Other model families: ``name -> "module:function"``, imported on first use so that building a
-#: D2S never imports the baselines (or pyiqa). Each function takes ``pretrained=False, **kw``.
-EXTRA_BUILDERS: dict[str, str] = {
-    "icnet": "baselines.icnet:icnet",
-    "iccorn": "baselines.iccorn:iccorn",
-    "hyperiqa": "baselines.iqa:hyperiqa",
-    "topiq": "baselines.iqa:topiq",
-    "caption-only": "d2s.models.text_heads:caption_only",
-    "concat-r18": "d2s.models.text_heads:concat_r18",
-    "concat-r50": "d2s.models.text_heads:concat_r50",
+_LAZY = {
+    "AttentionPool2d": ".attention_pool",
+    "GlobalAvgPool": ".attention_pool",
+    "D2S": ".d2s",
 }
 
 
-def model_names() -> list[str]:
-    return sorted([*D2S_VARIANTS, *EXTRA_BUILDERS])
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build(name: str, pretrained: bool = False, **kwargs) -> nn.Module:
-    """Build a model by name. D2S models are built as inference models unless ``proj_dim`` is set."""
-    if name in D2S_VARIANTS:
-        return D2S(pretrained=pretrained, **{**D2S_VARIANTS[name], **kwargs})
-    if name in EXTRA_BUILDERS:
-        module, function = EXTRA_BUILDERS[name].split(":")
-        return getattr(importlib.import_module(module), function)(pretrained=pretrained, **kwargs)
-    raise KeyError(f"unknown model {name!r}; known models: {', '.join(model_names())}")
+    """Build a model by name (:mod:`d2s.models.table`). D2S models are built as inference models
+    unless ``proj_dim`` is set."""
+    return model_spec(name).build(pretrained=pretrained, **kwargs)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -52,10 +44,12 @@ def count_parameters(model: nn.Module) -> int:
 __all__ = [
     "AttentionPool2d",
     "D2S",
-    "D2S_VARIANTS",
-    "EXTRA_BUILDERS",
     "GlobalAvgPool",
+    "ModelSpec",
     "build",
     "count_parameters",
     "model_names",
+    "model_spec",
+    "register",
+    "trainable_models",
 ]

@@ -44,7 +44,10 @@ class ConcatD2S(nn.Module):
         return self.head(torch.cat([pooled, text_features.to(pooled.dtype)], dim=-1)).squeeze(-1)
 
 
-def caption_only(pretrained: bool = False, **kwargs) -> CaptionOnly:
+def caption_only(
+    pretrained: bool = False, pretrained_file: str | None = None, **kwargs
+) -> CaptionOnly:
+    """The head reads frozen text features: there are no pretrained weights to load."""
     return CaptionOnly(**kwargs)
 
 

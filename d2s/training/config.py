@@ -1,8 +1,9 @@
 """Training configuration: one flat, typed record; YAML file plus ``key=value`` overrides.
 
 Every key is checked: an unknown key or a value of the wrong type stops the run with a message
-naming it. Defaults are the paper's D2S settings (docs/design.md §1); model presets (e.g. ICNet's own
-recipe, docs/design.md §2) apply unless the file or the command line sets the key.
+naming it. Defaults are the paper's D2S settings (docs/design.md §1); the defaults of the model's
+recipe (:func:`recipe_defaults`, e.g. ICNet's own, docs/design.md §2) apply unless the file or the
+command line sets the key.
 """
 
 from __future__ import annotations
@@ -38,44 +39,83 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    # what to train
+    """Every ``d2s train`` key; the defaults are the paper's D2S settings (docs/design.md §1),
+    the one place they are written (the components take them as explicit arguments)."""
+
+    # what to train ---------------------------------------------------------------------------
+    # a model of the model table (d2s/models/table.py); its recipe's defaults apply below the file
     model: str = "d2s-r18"
+    # entropy alignment loss L_eal (Eq. 11, Table 5's switch)
     use_eal: bool = True
+    # feature alignment loss L_fal, the symmetric InfoNCE (Eq. 11, Table 5's switch)
     use_fal: bool = True
+    # released: EAL without gradient, as the authors' code; online: this suite's reading of
+    # Eq. 11 with the online batch entropies' gradient (docs/design.md §1.1)
     eal_mode: str = "released"
+    # model selection: the released protocol's best test PLCC, or a held-out validation split
     select: str = "test-plcc"
+    # λ of Eq. 11 (paper: 5)
     eal_weight: float = 5.0
+    # γ of Eq. 11 (paper: 0.01)
     fal_weight: float = 0.01
+    # InfoNCE temperature τ (paper: fixed 0.07)
     temperature: float = 0.07
+    # EAL memory buffer size M (Table 6; paper: 2048)
     buffer_size: int = 2048
+    # EMA momentum m of the momentum model (Table 6; paper: 0.995)
     momentum: float = 0.995
+    # refresh period: len(buffer) // refresh_steps entries re-read per step (Table 6; paper: 50)
     refresh_steps: int = 50
-    # data
+    # data ------------------------------------------------------------------------------------
+    # dataset loader name (d2s/data/registry.py)
     dataset: str = "ic9600"
+    # the dataset folder (required)
     root: str = ""
+    # folder of split files replacing the dataset's own (SST, NR-IQA protocols)
     split_dir: str | None = None
+    # split trained on
     train_split: str = "train"
+    # split tested on (and selected on, under select: test-plcc)
     test_split: str = "test"
+    # validation split for select: val; None: val_fraction of the training split
     val_split: str | None = None
+    # share of the training split held out for select: val when there is no val_split
     val_fraction: float = 0.1
+    # seed of that hold-out
     split_seed: int = 0
+    # caption TSV (image<TAB>caption), encoded on first use and cached
     captions: str | None = None
+    # pre-computed caption features (d2s text-features); replaces captions
     text_features: str | None = None
+    # open_clip weights of the frozen text encoder (a tag, a file, or random)
     clip_weights: str = "laion2b_s34b_b79k"
+    # cache folder of encoded captions
     text_cache: str = "resources/cache/text"
+    # square input side (paper: 512)
     image_size: int = 512
+    # random horizontal flip in training (paper: on)
     hflip: bool = True
-    # optimisation
+    # optimisation ----------------------------------------------------------------------------
+    # d2s: AdamW + cosine annealing per epoch; icnet: ICNet's SGD recipe (docs/design.md §2)
     recipe: str = "d2s"
+    # seed of initialisation, shuffling and augmentation
     seed: int = 42
+    # training epochs (paper: 20)
     epochs: int = 20
+    # training batch size (paper: 32)
     batch_size: int = 32
+    # learning rate (paper: 1e-3, one for all parameters)
     lr: float = 1e-3
+    # weight decay (paper: 1e-3)
     weight_decay: float = 1e-3
+    # floor of the cosine schedule (released code: 2.5e-5; the paper text says 2.5e-6)
     min_lr: float = 2.5e-5
+    # start the trunk from ImageNet weights
     pretrained: bool = True
+    # local file of those weights (machines without hub access)
     pretrained_file: str | None = None
-    # execution
+    # execution -------------------------------------------------------------------------------
+    # auto (CUDA when there is one), cpu, cuda, cuda:N
     device: str = "auto"
     # fp32 as the released code trains D2S (TF32 matmuls/convolutions allowed on CUDA); bf16 =
     # autocast for the training forward only. Selection and test predictions are always fp32.
@@ -85,10 +125,15 @@ class TrainConfig:
     cudnn_deterministic: bool = True
     # keep the last partial batch of an epoch, as the released loop does (drop_last=False)
     drop_last: bool = False
+    # channels-last memory format on CUDA (faster convolutions, same results)
     channels_last: bool = True
+    # DataLoader worker processes (0: decode in this one)
     num_workers: int = 0
+    # torch threads (0: torch's default)
     threads: int = 0
+    # batch size of selection and test predictions
     eval_batch_size: int = 64
+    # label written into every result (paper, demo, ...)
     run_label: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,22 +154,49 @@ class TrainConfig:
 
     @property
     def needs_text(self) -> bool:
-        """Whether the run reads caption features (D2S with EAL/FAL, caption-only, concat)."""
-        if self.model.startswith(("caption-only", "concat")):
-            return True
-        return self.model.startswith("d2s") and (self.use_eal or self.use_fal)
+        """Whether the run reads caption features (text-input models, or D2S with EAL/FAL)."""
+        from d2s.models import model_spec
+
+        return model_spec(self.model).needs_text(self.use_eal, self.use_fal)
 
     @property
     def text_at_test(self) -> bool:
-        return self.model.startswith(("caption-only", "concat"))
+        """Whether the model reads caption features at test time too (Table 7's models)."""
+        from d2s.models import model_spec
+
+        return model_spec(self.model).reads_text
+
+    @property
+    def eal_mode_label(self) -> str | None:
+        """The ``eal_mode`` a result records: only D2S runs with EAL on have one."""
+        from d2s.models import model_spec
+
+        return self.eal_mode if model_spec(self.model).labels_eal_mode(self.use_eal) else None
 
 
-#: Defaults that differ per model (applied below the config file and the overrides).
-MODEL_PRESETS: dict[str, dict[str, Any]] = {
-    # ICNet's own recipe (Feng et al., 2022; docs/design.md §2): SGD, lr 0.05, batch 64, 30 epochs.
-    "icnet": dict(recipe="icnet", lr=0.05, batch_size=64, epochs=30, use_eal=False, use_fal=False),
-    "iccorn": dict(recipe="icnet", lr=0.05, batch_size=64, epochs=30, use_eal=False, use_fal=False),
-}
+def recipe_defaults(recipe: str) -> dict[str, Any]:
+    """Defaults a training recipe sets below the config file and the overrides.
+
+    ``d2s``: :class:`TrainConfig`'s own values. ``icnet``: ICNet's published recipe (Feng et al.,
+    2022; docs/design.md §2), read from :data:`baselines.icnet.ICNET_RECIPE` (its one statement;
+    the optimiser's momentum and the lr schedule are read there by the engine), with no alignment.
+    """
+    if recipe == "icnet":
+        from baselines.icnet import ICNET_RECIPE as icnet
+
+        return dict(
+            recipe="icnet",
+            lr=icnet.lr,
+            batch_size=icnet.batch_size,
+            epochs=icnet.epochs,
+            weight_decay=icnet.weight_decay,
+            image_size=icnet.img_size,
+            hflip=icnet.hflip,
+            use_eal=False,
+            use_fal=False,
+        )
+    return {}
+
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
@@ -214,8 +286,12 @@ def load_config(
     overrides = overrides or {}
     _check_keys(overrides, "command line")
     explicit = {**from_file, **overrides}
+    from d2s.models.table import model_names, model_spec
+
     model = str(explicit.get("model", TrainConfig.model))
-    preset = MODEL_PRESETS.get(model, {})
+    # an unknown model is refused by validate(), by name
+    recipe = model_spec(model).recipe if model in model_names() else TrainConfig.recipe
+    preset = recipe_defaults(recipe)
     merged = {**preset, **explicit}
     values = {k: _coerce(k, v) for k, v in merged.items()}
     config = TrainConfig(**values)

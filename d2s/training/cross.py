@@ -10,12 +10,13 @@ from torch.utils.data import DataLoader
 from d2s.data import load_items
 from d2s.data.torch_dataset import ImageDataset
 from d2s.data.validate import check_decodable
+from d2s.models import model_spec
 
 from .checkpoint import load_model
 from .config import TrainConfig
 from .data import Split, attach_text, image_transform, read_captions
-from .engine import Run, resolve_device
 from .evaluation import predict, write_outputs
+from .step import Placement, resolve_device
 from .tasks import Task
 
 
@@ -44,17 +45,18 @@ def evaluate_checkpoint(
         eval_batch_size=batch_size,
         split_dir=None,
     )
-    run = Run(config, out, progress=False)
+    placement = Placement.of(config)
     target = Split(split or "all", items)
     if config.text_at_test:
         if not captions:
             raise ValueError(f"model {config.model!r} reads captions at test time: pass --captions")
-        run.captions = read_captions(captions)
-        attach_text(target, run.captions, config)
+        attach_text(target, read_captions(captions), config)
     loader = DataLoader(
         ImageDataset(items, image_transform(config.image_size, train=False)), batch_size=batch_size
     )
-    predictions, metrics = predict(Task(model), loader, target, run._batch)
+    predictions, metrics = predict(
+        Task(model, model_spec(config.model).inputs), loader, target, placement
+    )
     summary = {
         **metrics,
         "model": config.model,
@@ -63,9 +65,7 @@ def evaluate_checkpoint(
         "dataset": dataset,
         "test_split": split or "all",
         "seed": trained.seed,
-        "eal_mode": trained.eal_mode
-        if trained.model.startswith("d2s") and trained.use_eal
-        else None,
+        "eal_mode": trained.eal_mode_label,
         "select": trained.select,
         "selected_epoch": data.get("epoch"),
         "run_label": trained.run_label,

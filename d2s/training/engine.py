@@ -34,21 +34,11 @@ from .data import (
     train_and_selection_items,
 )
 from .evaluation import predict, write_outputs
+from .step import Placement, TrainingDiverged, train_step
 from .tasks import Task, make_task
 
 #: The metrics :func:`d2s.metrics.evaluate` returns (NaN for an epoch whose predictions collapsed).
 METRIC_NAMES = ("srcc", "plcc", "rmse", "rmae")
-
-
-class TrainingDiverged(ValueError):
-    """The run cannot go on: the loss became non-finite, or every epoch's predictions were
-    constant (a saturated score head); the message names the run folder and what to change."""
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def remove_stale_parts(out: Path) -> None:
@@ -100,8 +90,9 @@ class Run:
         self.config = config
         self.out = Path(out)
         self.progress = progress
-        self.device = resolve_device(config.device)
-        self.cuda = self.device.type == "cuda"
+        self.placement = Placement.of(config)
+        self.device = self.placement.device
+        self.cuda = self.placement.cuda
         use_captions = config.captions and not config.text_features
         self.captions = read_captions(config.captions) if use_captions else None
 
@@ -128,24 +119,6 @@ class Run:
             generator=generator,
             pin_memory=self.cuda,
         )
-
-    def _batch(self, images, targets, ids, split: Split) -> dict[str, torch.Tensor]:
-        batch = {
-            "images": images.to(self.device, non_blocking=True),
-            "targets": targets.to(self.device, non_blocking=True),
-            "ids": ids,
-        }
-        if self.cuda and self.config.channels_last:
-            batch["images"] = batch["images"].contiguous(memory_format=torch.channels_last)
-        if split.text_features is not None:
-            batch["text_features"] = split.text_features[ids].to(self.device)
-            batch["text_entropy"] = split.text_entropy[ids].to(self.device)
-        return batch
-
-    def _autocast(self):
-        """The training forward's precision: bf16 autocast on CUDA only with ``precision: bf16``."""
-        enabled = self.cuda and self.config.precision == "bf16"
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled)
 
     # training ---------------------------------------------------------------------------------
     def train(self) -> dict:
@@ -187,9 +160,7 @@ class Run:
         torch.manual_seed(cfg.seed)
         task = make_task(cfg)
         task.init_from_labels(torch.tensor([item.label for item in train.items]))
-        task = task.to(self.device)
-        if self.cuda and cfg.channels_last:
-            task.model.to(memory_format=torch.channels_last)
+        task = self.placement.place(task)
         steps = max(1, len(self._loader(train, True)))
         optimizer, scheduler, per_iteration = make_optimizer(cfg, task, steps)
         history: list[dict] = []
@@ -254,7 +225,7 @@ class Run:
         """Selection metrics of one epoch; NaN (with a warning) where the model predicts one
         constant value, for which correlations are undefined."""
         try:
-            return predict(task, self._loader(selection, False), selection, self._batch)[1]
+            return predict(task, self._loader(selection, False), selection, self.placement)[1]
         except MetricError as err:
             print(
                 f"warning: epoch {epoch + 1}: {selection.name} {err} — the score head has "
@@ -274,17 +245,11 @@ class Run:
             disable=not self.progress,
         )
         for images, targets, ids in bar:
-            batch = self._batch(images, targets, ids, train)
-            with self._autocast():
-                parts = task.loss(batch)
+            batch = self.placement.batch(images, targets, ids, train)
+            parts = train_step(
+                task, batch, optimizer, self.placement, f"{self.out}: epoch {epoch + 1}"
+            )
             loss = parts["loss"]
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"{self.out}: epoch {epoch + 1}: the training loss became {loss.item()}"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
             if per_iteration:
                 scheduler.step()
             task.after_step(fetch_images)
@@ -337,14 +302,14 @@ class Run:
         # the saved model is the inference model: the training-only projection is not in it
         load_weights(task.model, selected["state_dict"], str(self.out / "best.pt"), ("proj.",))
         test = self._split("test", load_split_items(cfg, cfg.test_split), cfg.text_at_test)
-        predictions, metrics = predict(task, self._loader(test, False), test, self._batch)
+        predictions, metrics = predict(task, self._loader(test, False), test, self.placement)
         summary = {
             **metrics,
             "model": cfg.model,
             "dataset": cfg.dataset,
             "test_split": cfg.test_split,
             "seed": cfg.seed,
-            "eal_mode": cfg.eal_mode if cfg.model.startswith("d2s") and cfg.use_eal else None,
+            "eal_mode": cfg.eal_mode_label,
             "select": cfg.select,
             "precision": cfg.precision,
             "recipe": cfg.recipe,

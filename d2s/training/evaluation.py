@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,11 @@ import torch
 from d2s.io import atomic_write_text
 from d2s.metrics import evaluate
 
+from .step import Placement
+
 
 @torch.no_grad()
-def predict(task, loader, split, make_batch: Callable) -> tuple[np.ndarray, dict]:
+def predict(task, loader, split, placement: Placement) -> tuple[np.ndarray, dict]:
     """Predictions for every item of ``split`` (in order) and their metrics.
 
     Always in fp32, whatever the training precision: a bf16 sigmoid would quantise the scores
@@ -24,7 +25,7 @@ def predict(task, loader, split, make_batch: Callable) -> tuple[np.ndarray, dict
     task.eval()
     outputs = []
     for images, targets, ids in loader:
-        batch = make_batch(images, targets, ids, split)
+        batch = placement.batch(images, targets, ids, split)
         with torch.autocast(images.device.type if images.is_cuda else "cpu", enabled=False):
             outputs.append(task.predict(batch).float().cpu())
     predictions = torch.cat(outputs).numpy() if outputs else np.zeros(0)

@@ -1,6 +1,7 @@
-"""One adapter per model family: how it is built, its training loss, and its prediction.
+"""One adapter per task kind: how a model is built, its training loss, and its prediction.
 
-The engine only talks to a :class:`Task`; adding a model family means adding an adapter here.
+The engine only talks to a :class:`Task`; which adapter trains a model is its ``task`` in the
+model table (:mod:`d2s.models.table`), and what its forward reads is its ``inputs``.
 """
 
 from __future__ import annotations
@@ -12,36 +13,49 @@ import torch.nn.functional as F
 from torch import nn
 
 from d2s.losses import LossWeights
-from d2s.models import D2S_VARIANTS, build
-from d2s.models.text_heads import CaptionOnly, ConcatD2S
+from d2s.models import build, model_spec
+from d2s.models.table import IMAGES, Inputs, trainable_models
 from d2s.objective import D2SObjective, ObjectiveConfig
 
 from .config import TrainConfig
 
 Batch = dict[str, torch.Tensor]
 
+__all__ = ["TASKS", "Task", "make_task", "objective_config", "predict_batch", "trainable_models"]
 
-def predict_batch(model: nn.Module, batch: Batch) -> torch.Tensor:
-    """Scores ``(B,)`` of a batch: images, caption features, or both, as the model reads them."""
-    if isinstance(model, CaptionOnly):
-        return model(batch["text_features"])
-    if isinstance(model, ConcatD2S):
-        return model(batch["images"], batch["text_features"])
-    return model(batch["images"])
+
+def predict_batch(model: nn.Module, batch: Batch, inputs: Inputs = IMAGES) -> torch.Tensor:
+    """Scores ``(B,)`` of a batch: ``inputs`` (images, caption features, or both) in order."""
+    return model(*(batch[key] for key in inputs))
+
+
+def objective_config(config: TrainConfig) -> ObjectiveConfig:
+    """The D2S objective's switches and coefficients of a run (Eq. 11, Table 5's switches)."""
+    return ObjectiveConfig(
+        use_eal=config.use_eal,
+        use_fal=config.use_fal,
+        eal_mode=config.eal_mode,
+        weights=LossWeights(eal=config.eal_weight, fal=config.fal_weight),
+        temperature=config.temperature,
+        buffer_size=config.buffer_size,
+        momentum=config.momentum,
+        refresh_steps=config.refresh_steps,
+    )
 
 
 class Task(nn.Module):
-    """A model plus its training objective."""
+    """A model plus its training objective; ``inputs`` is what the model's forward reads."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, inputs: Inputs = IMAGES) -> None:
         super().__init__()
         self.model = model
+        self.inputs = inputs
 
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
     def predict(self, batch: Batch) -> torch.Tensor:
-        return predict_batch(self.model, batch)
+        return predict_batch(self.model, batch, self.inputs)
 
     def after_step(self, fetch_images: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
         """Called after each optimiser step."""
@@ -65,19 +79,7 @@ class D2STask(Task):
             proj_dim=512 if aligned else None,
         )
         super().__init__(model)
-        self.objective = D2SObjective(
-            model,
-            ObjectiveConfig(
-                use_eal=config.use_eal,
-                use_fal=config.use_fal,
-                eal_mode=config.eal_mode,
-                weights=LossWeights(eal=config.eal_weight, fal=config.fal_weight),
-                temperature=config.temperature,
-                buffer_size=config.buffer_size,
-                momentum=config.momentum,
-                refresh_steps=config.refresh_steps,
-            ),
-        )
+        self.objective = D2SObjective(model, objective_config(config))
 
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         return self.objective(
@@ -113,60 +115,28 @@ class BaselineTask(Task):
             init_label_prior(targets)
 
 
-class CaptionOnlyTask(Task):
-    """Table 7, caption only: MSE of an MLP on the caption feature."""
-
-    def __init__(self, config: TrainConfig) -> None:
-        super().__init__(build(config.model))
-
-    def predict(self, batch: Batch) -> torch.Tensor:
-        return self.model(batch["text_features"])
-
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        mse = F.mse_loss(self.predict(batch).float(), batch["targets"].float())
-        return {"loss": mse, "mse": mse.detach()}
-
-
-class ConcatTask(Task):
-    """Table 7, image ⊕ caption: MSE of the joint head."""
+class MSETask(Task):
+    """MSE of the model's prediction (Table 7: caption only, image ⊕ caption)."""
 
     def __init__(self, config: TrainConfig) -> None:
         super().__init__(
             build(
                 config.model, pretrained=config.pretrained, pretrained_file=config.pretrained_file
-            )
+            ),
+            model_spec(config.model).inputs,
         )
-
-    def predict(self, batch: Batch) -> torch.Tensor:
-        return self.model(batch["images"], batch["text_features"])
 
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         mse = F.mse_loss(self.predict(batch).float(), batch["targets"].float())
         return {"loss": mse, "mse": mse.detach()}
 
 
-def task_class(model: str) -> type[Task] | None:
-    """The adapter that trains ``model``, or None for models ``d2s train`` cannot train."""
-    if model in D2S_VARIANTS:
-        return D2STask
-    if model in ("icnet", "iccorn"):
-        return BaselineTask
-    if model == "caption-only":
-        return CaptionOnlyTask
-    if model.startswith("concat"):
-        return ConcatTask
-    return None
-
-
-def trainable_models() -> list[str]:
-    """Every model name ``d2s train`` accepts (the rest, e.g. HyperIQA/TOPIQ, are latency rows)."""
-    from d2s.models import model_names
-
-    return [name for name in model_names() if task_class(name) is not None]
+#: The adapter of each task kind of the model table.
+TASKS: dict[str, type[Task]] = {"d2s": D2STask, "own-loss": BaselineTask, "mse": MSETask}
 
 
 def make_task(config: TrainConfig) -> Task:
-    adapter = task_class(config.model)
-    if adapter is None:
+    spec = model_spec(config.model)
+    if spec.task is None:
         raise ValueError(f"model {config.model!r} cannot be trained by d2s train")
-    return adapter(config)
+    return TASKS[spec.task](config)
