@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # heavy imports stay inside the functions
     from torch import nn
 
 __all__ = [
+    "BENCHMARK_TESTS",
     "BenchmarkJSONError",
     "LATENCY_SPECS",
     "LatencyModel",
@@ -81,6 +82,14 @@ class LatencySpec:
 def _specs(*specs: LatencySpec) -> dict[str, LatencySpec]:
     return {spec.name: spec for spec in specs}
 
+
+#: The pytest-benchmark suite behind Table 1's Params / Latency, Fig. 3 and the efficiency ratios
+#: (``d2s bench-run`` runs it from a checkout; the files live in the repository's tests/).
+BENCHMARK_TESTS: tuple[str, ...] = (
+    "test_bench_latency.py",
+    "test_bench_training.py",
+    "test_captions_benchmark.py",
+)
 
 #: Every model the latency suite times, in table order.
 LATENCY_SPECS: dict[str, LatencySpec] = _specs(
