@@ -140,9 +140,6 @@ rule figures_all:
         index=FIG + "/index.md",
     log:
         "logs/" + FIG + "/all.log",
-    threads: threads_of("default")
-    resources:
-        **request("default"),
     params:
         d2s=D2S,
         meta=figure_meta,
