@@ -256,11 +256,16 @@ def check(jobs: list[Job], partitions: dict[str, Partition]) -> list[str]:
                 limit = f"a time limit of {_minutes(offered)}"
             else:
                 limit = f"at most {offered_text} per node"
+            fix = (
+                "name the GPU partition (slurm_gpu_partition) or set the rule's device to cpu "
+                "(training.device, captions.device)"
+                if what == "GPUs"
+                else "lower the rule's request in the `compute:` block of the workflow config"
+            )
             problems[key] = (
                 f"rule {job.rule} asks {what}={wanted} per job, but partition {name!r} has "
-                f"{limit}: the job would wait forever (PENDING, PartitionConfig). Lower the "
-                "rule's request in the `compute:` block of the workflow config, or choose "
-                "another partition in workflow/profiles/slurm/config.yaml"
+                f"{limit}: the job would wait forever (PENDING, PartitionConfig); {fix}, or "
+                "choose another partition in workflow/profiles/slurm/config.yaml"
             )
     return list(problems.values())
 

@@ -12,8 +12,8 @@
 #
 # Environment: D2S_SLURM_STATE (/tmp/d2s-ci-slurm), D2S_SLURM_ACCOUNT (d2s),
 # D2S_SLURM_PORT_BASE (16817: slurmctld, +1 slurmd, +2 slurmdbd, +3 MariaDB).
-# Exit status: 0 ready; 3 packages missing and not installable; 1 a daemon did not come up (its
-# log is printed).
+# Exit status: 0 ready; 3 cannot run here (not root, packages not installable, another SLURM
+# configuration in /etc/slurm); 1 a daemon did not come up (its log is printed).
 set -euo pipefail
 
 STATE=${D2S_SLURM_STATE:-/tmp/d2s-ci-slurm}
@@ -104,7 +104,7 @@ FLUSH PRIVILEGES;
 SQL
 
 # --- configuration ------------------------------------------------------------------------------
-CPUS=$(nproc)
+CPUS=$(getconf _NPROCESSORS_ONLN) # not nproc: it honours OMP_NUM_THREADS
 MEM_MB=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
 cat >"$ETC/slurmdbd.conf" <<EOF
 AuthType=auth/munge
@@ -160,6 +160,14 @@ NodeName=${NODE} NodeAddr=127.0.0.1 NodeHostname=${NODE} CPUs=${CPUS} RealMemory
 PartitionName=cpu Nodes=${NODE} Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=${NODE} Default=NO MaxTime=INFINITE State=UP
 EOF
+
+# The SLURM plugin's job steps drop SLURM_CONF before their inner `srun`, so the configuration
+# must also be where SLURM looks by default: a link to ours, never over a file someone else made.
+SYSTEM_CONF=/etc/slurm/slurm.conf
+if [[ -e $SYSTEM_CONF || -L $SYSTEM_CONF ]] && [[ $(readlink "$SYSTEM_CONF") != "$SLURM_CONF" ]]; then
+    fail 3 "$SYSTEM_CONF exists and is not this test's: run the test on a machine without a SLURM configuration"
+fi
+mkdir -p /etc/slurm && ln -sfn "$SLURM_CONF" "$SYSTEM_CONF"
 
 # --- daemons ------------------------------------------------------------------------------------
 if ! alive "$RUN/slurmdbd.pid"; then

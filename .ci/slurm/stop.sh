@@ -2,7 +2,8 @@
 # Stop the daemons .ci/slurm/start.sh started, by the PIDs in its pidfiles (nothing else), in
 # reverse order of their dependencies. Idempotent.
 set -u
-RUN=${D2S_SLURM_STATE:-/tmp/d2s-ci-slurm}/run
+STATE=${D2S_SLURM_STATE:-/tmp/d2s-ci-slurm}
+RUN=$STATE/run
 
 stop() { # stop NAME
     local pidfile=$RUN/$1.pid pid
@@ -28,3 +29,6 @@ stop slurmctld
 stop slurmdbd
 stop mariadbd
 stop munged
+# the link start.sh made (only if it is still ours)
+[[ $(readlink /etc/slurm/slurm.conf 2>/dev/null) == "$STATE/etc/slurm.conf" ]] && rm -f /etc/slurm/slurm.conf
+exit 0
