@@ -241,3 +241,35 @@ def test_preflight_on_the_demo_dag_puts_cpu_training_on_the_cpu_partition(checko
     )
     assert done.returncode == 0, done.stderr
     assert "train: 12 job(s) on cpu: up to 1 CPUs, 2000 MB, 0 GPUs" in done.stdout
+
+
+def test_paper_dag_sends_gpu_training_and_captioning_to_the_gpu_partition(checkout, tmp_path):
+    """Paper config (training.device: auto, captions.device: cuda): train and captions ask the GPU
+    partition, one GPU and the compute block's threads and memory; data and tables stay on cpu."""
+    (tmp_path / "ic9600").mkdir()
+    placed = tmp_path / "placed.yaml"
+    placed.write_text(
+        f"datasets:\n  ic9600: {{path: {tmp_path / 'ic9600'}}}\nlatency: {{enabled: false}}\n"
+    )
+    dry = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "100000"]
+        + ["--workflow-profile", "workflow/profiles/slurm", "--configfile", str(placed)]
+        + [*CLUSTER, "--", "results/table1.csv"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        check=False,
+        timeout=300,
+    )
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    jobs = jobs_from_dry_run(dry.stdout + dry.stderr)
+    by_rule = {}
+    for job in jobs:
+        by_rule.setdefault(job.rule, set()).add((job.partition, job.gpus, job.cpus, job.mem_mb))
+    assert by_rule["train"] == {("gpu", 1, 8, 32000)}  # 12 runs, compute.train of config.yaml
+    assert by_rule["captions"] == {("gpu", 1, 4, 32000)}
+    assert by_rule["data_place"] == {("cpu", 0, 1, 8000)} and by_rule["table"] == {
+        ("cpu", 0, 1, 8000)
+    }
+    assert by_rule["text_features"] == {("cpu", 0, 1, 8000)}

@@ -56,7 +56,7 @@ def one_of(names):
     return "|".join(sorted(names, key=len, reverse=True))
 
 
-# --- compute requests (docs/design.md §7; README "Running on SLURM") ------------------------------
+# --- compute requests (README "Running on SLURM") --------------------------------------------
 # Threads, memory and runtime of each rule come from the config's `compute:` block (the paper
 # config asks what the paper's runs need, the demo small); the SLURM profile adds only the
 # cluster's facts (account, partitions) through `slurm_*` config keys.
