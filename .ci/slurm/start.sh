@@ -65,6 +65,10 @@ if [[ ! -s $STATE/munge/munge.key ]]; then
 fi
 chown munge:munge "$STATE/munge/munge.key" && chmod 0400 "$STATE/munge/munge.key"
 alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+running() { # running NAME: its pidfile names a live process (a daemon that lost its port to a
+    # stray one exits, and the stray one must not pass for it)
+    wait_for 30 "$1 (pidfile $RUN/$1.pid)" "$LOG/$1.log" bash -c "kill -0 \$(cat '$RUN/$1.pid')"
+}
 if ! alive "$STATE/munge/munged.pid"; then
     say "starting munged"
     runuser -u munge -- /usr/sbin/munged --key-file="$STATE/munge/munge.key" \
@@ -174,6 +178,7 @@ if ! alive "$RUN/slurmdbd.pid"; then
     say "starting slurmdbd"
     /usr/sbin/slurmdbd
 fi
+running slurmdbd
 wait_for 60 slurmdbd "$LOG/slurmdbd.log" sacctmgr -n show cluster
 sacctmgr -n show cluster format=cluster | grep -qw "$CLUSTER" || sacctmgr -i add cluster "$CLUSTER" >&2
 sacctmgr -n show account format=account | grep -qw "$ACCOUNT" ||
@@ -184,11 +189,13 @@ if ! alive "$RUN/slurmctld.pid"; then
     say "starting slurmctld"
     /usr/sbin/slurmctld
 fi
+running slurmctld
 wait_for 60 slurmctld "$LOG/slurmctld.log" bash -c 'scontrol ping | grep -q UP'
 if ! alive "$RUN/slurmd.pid"; then
     say "starting slurmd"
     /usr/sbin/slurmd
 fi
+running slurmd
 IDLE="sinfo -h -n '$NODE' -o %t | grep -Eqx 'idle|mix|alloc'"
 if ! (wait_for 30 "node $NODE" "$LOG/slurmd.log" bash -c "$IDLE") 2>/dev/null; then
     scontrol update NodeName="$NODE" State=RESUME >&2 || true # left DOWN by an earlier config
