@@ -10,7 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
-PY=${PYTHON:-$REPO/.venv/bin/python}
+PY=${PYTHON:-.venv/bin/python}
+[[ $PY == /* ]] || PY=$REPO/$PY # the test runs in a copy of the checkout
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export D2S_SLURM_STATE=${D2S_SLURM_STATE:-/tmp/d2s-ci-slurm}
 DEMO=(--configfile workflow/config/demo.yaml workflow/config/ci.yaml)
