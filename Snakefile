@@ -1,7 +1,7 @@
 # D2S reproducibility suite: the whole workflow. This file is a table of contents; the rules live
-# in workflow/rules/*.smk and every rule runs a `d2s` command (see README and docs/design.md).
-import sys
-
+# in workflow/rules/*.smk, their helpers in workflow/rules/common.smk, and every rule runs a `d2s`
+# command (see README and docs/design.md). A bare `snakemake` builds every table of the config
+# and the figure gallery.
 from snakemake.utils import min_version, validate
 
 min_version("8.0")
@@ -10,23 +10,65 @@ min_version("8.0")
 configfile: "workflow/config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# The schema carries the defaults of every workflow key (set_default fills them in).
+validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
 
-# Every rule runs the suite's CLI with the Python that runs Snakemake (no PATH assumptions).
-D2S = f"{sys.executable} -m d2s"
+
+include: "workflow/rules/common.smk"
+
+
+check_slurm_settings()
+
+
+# What each wildcard may be, once for every rule (lists from the d2s package, common.smk).
+wildcard_constraints:
+    dataset=one_of([*REAL_SETS, *DEMO_DATASETS]),
+    real_set=one_of(REAL_SETS),
+    demo_set=one_of(["demo", "demo-distortion"]),
+    public=one_of(PUBLIC),
+    user_set=one_of(USER_SETS),
+    kind="official|val|sst|nriqa",
+    captioner=one_of(CAPTIONERS),
+    caption_source=one_of([*CAPTIONERS, RELEASED_BLIP]),
+    split=r"official|nriqa|sst\d+",
+    model="[^/]+",
+    variant="[^/]+",
+    seed=r"\d+",
+    target=one_of([*REAL_SETS, *DEMO_DATASETS]),
+    table=one_of(TABLES),
+    table_fig=one_of(FIG_NAMES["table"]),
+    run_fig=one_of(FIG_NAMES["runs"] + FIG_NAMES["probe"]),
+    alignment_fig=one_of(FIG_NAMES["alignment"]),
+    caption_fig=one_of(FIG_NAMES["captions"]),
+
+
+# Aggregating and copying rules run where snakemake runs (never submitted to a cluster).
+localrules:
+    all,
+    all_tables,
+    captions_all,
+    data_public,
+    data_user,
+    figure_report,
+    figures_all,
+
+
+rule all:
+    input:
+        default_targets(),
 
 
 # Datasets: demo data, downloads (Savoias, KADID-10K, KonIQ-10K, TID2013), user-placed sets
 # (IC9600, Nagle4k, VISC-C, VISC-CI) and split files.
 include: "workflow/rules/data.smk"
-# Captions (docs/design.md §1.2): caption caches and cached CLIP text features; demo descriptions stand
-# in for BLIP.
+# Captions (docs/design.md §1.2): caption caches and cached CLIP text features; demo descriptions
+# stand in for BLIP.
 include: "workflow/rules/captions.smk"
 # Training runs (wildcards: dataset, split, model, variant, seed) and cross-dataset evaluation.
 include: "workflow/rules/train.smk"
 # Tables 1-8 and the data of Figs. 10-11, beside the paper's numbers (results/paper/).
 include: "workflow/rules/tables.smk"
-# Latency and throughput benchmarks (pytest --benchmark-only) → Table 1's Params/Latency, Fig. 3.
+# Latency and throughput benchmarks (`d2s bench-run`) → Table 1's Params/Latency, Fig. 3.
 include: "workflow/rules/benchmarks.smk"
 # The paper's figures (docs/design.md §5) and the gallery page figures/all (figures/demo/all).
 include: "workflow/rules/figures.smk"

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # heavy imports stay inside the functions
     import pandas as pd
 
 __all__ = [
+    "BENCHMARK_TESTS",
     "BenchmarkJSONError",
     "LATENCY_SPECS",
     "LatencyModel",
@@ -54,6 +55,14 @@ __all__ = [
     "write_latency_table",
 ]
 
+
+#: The pytest-benchmark suite behind Table 1's Params / Latency, Fig. 3 and the efficiency ratios
+#: (``d2s bench-run`` runs it from a checkout; the files live in the repository's tests/).
+BENCHMARK_TESTS: tuple[str, ...] = (
+    "test_bench_latency.py",
+    "test_bench_training.py",
+    "test_captions_benchmark.py",
+)
 
 #: The issue's targets: ratio name → (comparison, bound).
 TARGETS: dict[str, tuple[str, float]] = {

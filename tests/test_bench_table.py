@@ -268,3 +268,15 @@ def test_without_paired_figures_the_medians_are_used(tmp_path):
     r = latency_table(path).attrs["ratios"]["ratios"]
     assert r["d2s_r18_over_icnet"] == pytest.approx(0.5)
     assert r["d2s_r50_overhead_over_backbone"] == pytest.approx(0.2)
+
+
+def test_bench_run_outside_a_checkout_names_the_missing_files(tmp_path, capsys):
+    """`d2s bench-run` (the workflow's benchmark_suite rule) runs the suite from the checkout's
+    tests/; without it, exit 2 naming the files, and no JSON."""
+    from d2s.cli import main
+
+    out = tmp_path / "bench.json"
+    assert main(["bench-run", "--json", str(out), "--tests", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "test_bench_latency.py" in err and "Traceback" not in err
+    assert not out.exists()

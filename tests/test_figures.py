@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from scipy.stats import pearsonr, spearmanr
 
-from d2s.figures import FIGURES, ORDER
+from d2s.figures import FIGURES, INPUTS, ORDER
 from d2s.figures.render import Inputs, render
 from d2s.figures.sources import FigureError, RunRef, parse_runs
 from d2s.figures.style import DPI
@@ -444,3 +444,10 @@ def test_gallery_lists_every_figure_with_caption_and_runs(tmp_path):
         assert f"`results/runs/{name}/seed42`" in page
     partial = render_gallery(records[:2], "paper", "paper")
     assert partial.count("*(not rendered)*") == len(ORDER) - 2
+
+
+def test_every_figure_has_a_title_a_place_in_the_gallery_and_inputs():
+    """The workflow's figure rules are chosen by d2s.figures.INPUTS: a figure missing there would
+    have no rule; one with an unknown kind would match none."""
+    assert set(INPUTS) == set(FIGURES) == set(ORDER)
+    assert set(INPUTS.values()) == {"table", "runs", "probe", "alignment", "captions"}

@@ -22,6 +22,7 @@ COMMANDS = (
     "export",
     "figure",
     "bench",
+    "slurm",
 )
 
 

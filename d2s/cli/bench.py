@@ -1,4 +1,5 @@
-"""``d2s bench-table BENCH_JSON --out CSV``: Table 1's Params / Latency columns and Fig. 3's data."""
+"""``d2s bench-run --json BENCH_JSON``: run the benchmark suite; ``d2s bench-table BENCH_JSON --out
+CSV``: Table 1's Params / Latency columns and Fig. 3's data from its JSON."""
 
 from __future__ import annotations
 
@@ -8,6 +9,23 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    suite = subparsers.add_parser(
+        "bench-run",
+        help="run the latency and throughput benchmarks (pytest-benchmark) into a JSON",
+        description="Run the suite's pytest-benchmark files (d2s.bench.BENCHMARK_TESTS, in the "
+        "checkout's tests/ folder) with --benchmark-only and write their JSON, the input of "
+        "`d2s bench-table`. Offline (HF_HUB_OFFLINE); CUDA when torch sees a GPU.",
+    )
+    suite.add_argument("--json", type=Path, required=True, help="output pytest-benchmark JSON")
+    suite.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: 2)")
+    suite.add_argument(
+        "--tests",
+        type=Path,
+        default=Path("tests"),
+        help="the checkout's tests folder (default: tests)",
+    )
+    suite.set_defaults(func=run_suite)
+
     p = subparsers.add_parser(
         "bench-table",
         help="turn a pytest-benchmark JSON into the latency table and its ratios",
@@ -37,6 +55,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: d2s-r18,d2s-r50,icnet,iccorn,hyperiqa,topiq; '' for none)",
     )
     p.set_defaults(func=run)
+
+
+def run_suite(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+    import sys
+
+    from d2s.bench import BENCHMARK_TESTS
+    from d2s.cli import CLIError
+
+    files = [args.tests / name for name in BENCHMARK_TESTS]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise CLIError(
+            f"benchmark files not found: {', '.join(missing)}; run from a checkout of the "
+            "repository (the suite lives in its tests/ folder) or pass --tests DIR"
+        )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env["D2S_BENCH_THREADS"] = str(args.threads)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    partial = args.json.with_name(args.json.name + ".part")
+    command = [sys.executable, "-m", "pytest", "--benchmark-only", f"--benchmark-json={partial}"]
+    command += ["-p", "no:cacheprovider", *map(str, files)]
+    done = subprocess.run(command, env=env, check=False)
+    if done.returncode != 0:
+        raise CLIError(f"the benchmark suite failed (pytest exit {done.returncode}); see above")
+    partial.replace(args.json)  # a JSON only once the whole suite has run
+    print(f"wrote {args.json}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:

@@ -132,3 +132,15 @@ ORDER = [
     "fig17",
     "fig18",
 ]
+
+#: What each figure is drawn from, i.e. which `d2s figure` inputs (and which workflow rule) it
+#: takes: ``table`` (a table CSV), ``runs`` (the runs of several methods), ``probe`` (one D2S-R18
+#: run and its test images), ``alignment`` (the before/after-alignment features), ``captions``
+#: (the caption cache).
+INPUTS: dict[str, str] = {
+    **dict.fromkeys(("fig2", "fig3", "fig10", "fig11"), "table"),
+    **dict.fromkeys(("fig8", "fig9", "fig15"), "runs"),
+    **dict.fromkeys(("fig6", "fig7", "fig16"), "probe"),
+    **dict.fromkeys(("fig4d", "fig4e", "fig12", "fig13", "fig14"), "alignment"),
+    **dict.fromkeys(("fig17", "fig18"), "captions"),
+}

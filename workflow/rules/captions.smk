@@ -1,30 +1,28 @@
-# Captions and text features (docs/design.md §1.2): every image of a dataset is captioned once into a
-# resumable cache (`d2s caption`), and the frozen CLIP text encoder turns the captions into cached
-# features and entropies (`d2s text-features`). On the demo, its own scene descriptions stand in
-# for BLIP (docs/design.md §6) and the text encoder has random weights.
-# Needs RES, PUBLIC, USER_SETS, dataset_ready, dataset_root and D2S (Snakefile, data_common.smk).
-
-
-include: "captions_common.smk"
+# Captions and text features (docs/design.md §1.2): every image of a dataset is captioned once
+# into a resumable cache (`d2s caption`), and the frozen CLIP text encoder turns the captions into
+# cached features and entropies (`d2s text-features`). On the demo, its own scene descriptions
+# stand in for BLIP (docs/design.md §6) and the text encoder has random weights.
+# Helpers: common.smk.
 
 
 rule captions_demo:
     input:
-        descriptions=lambda w: f"{dataset_root(w)}/captions.tsv",
+        descriptions=demo_descriptions,
         ready=f"{RES}/demo/demo.json",
     output:
-        tsv=f"{RES}/captions/{{dataset}}/blip.tsv",
-        meta=f"{RES}/captions/{{dataset}}/blip.tsv.json",
+        tsv=f"{RES}/captions/{{demo_set}}/blip.tsv",
+        meta=f"{RES}/captions/{{demo_set}}/blip.tsv.json",
     log:
-        "logs/captions/{dataset}_blip.log",
+        "logs/captions/{demo_set}_blip.log",
     benchmark:
-        "benchmarks/captions/{dataset}_blip.tsv"
-    wildcard_constraints:
-        dataset="demo|demo-distortion",
+        "benchmarks/captions/{demo_set}_blip.tsv"
+    threads: threads_of("default")
+    resources:
+        **request("default"),
     params:
         d2s=D2S,
-        name=lambda w: loader_name(w.dataset),
-        root=dataset_root,
+        name=demo_loader,
+        root=demo_root,
     shell:
         "{params.d2s} caption --captioner demo --dataset {params.name} --root {params.root:q}"
         " --model {input.descriptions:q} --out {output.tsv:q} > {log:q} 2>&1"
@@ -34,33 +32,28 @@ rule captions_demo:
 # a failure or kill); a finished cache is copied to the declared outputs, sidecar last.
 rule captions:
     input:
-        ready=dataset_ready,
+        ready=real_ready,
     output:
-        tsv=f"{RES}/captions/{{dataset}}/{{captioner}}.tsv",
-        meta=f"{RES}/captions/{{dataset}}/{{captioner}}.tsv.json",
+        tsv=f"{RES}/captions/{{real_set}}/{{captioner}}.tsv",
+        meta=f"{RES}/captions/{{real_set}}/{{captioner}}.tsv.json",
     log:
-        "logs/captions/{dataset}_{captioner}.log",
+        "logs/captions/{real_set}_{captioner}.log",
     benchmark:
-        "benchmarks/captions/{dataset}_{captioner}.tsv"
-    wildcard_constraints:
-        dataset="|".join(PUBLIC + USER_SETS),
-        captioner="|".join(CAPTIONERS),
-    threads: 4
+        "benchmarks/captions/{real_set}_{captioner}.tsv"
+    threads: threads_of("captions")
     resources:
-        gpu=1,
-        mem_mb=16000,
-        runtime=CAPTIONS.get("runtime_min", 720),
+        **request("captions"),
     params:
         d2s=D2S,
-        root=dataset_root,
+        root=real_root,
         model=caption_model,
-        work=f"{RES}/captions/{{dataset}}/work/{{captioner}}.tsv",
-        batch_size=CAPTIONS.get("batch_size", 32),
-        device=CAPTIONS.get("device", "cuda"),
-        precision=CAPTIONS.get("precision", "fp32"),
+        work=f"{RES}/captions/{{real_set}}/work/{{captioner}}.tsv",
+        batch_size=CAPTIONS["batch_size"],
+        device=CAPTIONS["device"],
+        precision=CAPTIONS["precision"],
     shell:
         "{params.d2s} caption --captioner {wildcards.captioner} --model {params.model:q}"
-        " --dataset {wildcards.dataset} --root {params.root:q} --out {params.work:q}"
+        " --dataset {wildcards.real_set} --root {params.root:q} --out {params.work:q}"
         " --batch-size {params.batch_size} --device {params.device}"
         " --precision {params.precision} --workers {threads} > {log:q} 2>&1"
         " && cp {params.work:q} {output.tsv:q} && cp {params.work:q}.json {output.meta:q}"
@@ -70,16 +63,21 @@ rule captions:
 # checked against the split's names and labels instead of running BLIP.
 rule captions_released:
     input:
-        ready=dataset_ready,
+        ready=real_ready,
         file=released_caption_file,
     output:
-        tsv=f"{RES}/captions/{{dataset}}/blip-released.tsv",
-        meta=f"{RES}/captions/{{dataset}}/blip-released.tsv.json",
+        tsv=f"{RES}/captions/{{real_set}}/blip-released.tsv",
+        meta=f"{RES}/captions/{{real_set}}/blip-released.tsv.json",
     log:
-        "logs/captions/{dataset}_blip-released.log",
+        "logs/captions/{real_set}_blip-released.log",
+    benchmark:
+        "benchmarks/captions/{real_set}_blip-released.tsv"
+    threads: threads_of("default")
+    resources:
+        **request("default"),
     params:
         d2s=D2S,
-        root=dataset_root,
+        root=real_root,
     shell:
         "{params.d2s} caption import {input.file:q} --root {params.root:q} --out {output.tsv:q}"
         " > {log:q} 2>&1"
@@ -87,18 +85,17 @@ rule captions_released:
 
 rule text_features:
     input:
-        tsv=f"{RES}/captions/{{dataset}}/{{captioner}}.tsv",
-        meta=f"{RES}/captions/{{dataset}}/{{captioner}}.tsv.json",
+        tsv=f"{RES}/captions/{{dataset}}/{{caption_source}}.tsv",
+        meta=f"{RES}/captions/{{dataset}}/{{caption_source}}.tsv.json",
     output:
-        features=f"{RES}/text_features/{{dataset}}/{{captioner}}.pt",
+        features=f"{RES}/text_features/{{dataset}}/{{caption_source}}.pt",
     log:
-        "logs/text_features/{dataset}_{captioner}.log",
+        "logs/text_features/{dataset}_{caption_source}.log",
     benchmark:
-        "benchmarks/text_features/{dataset}_{captioner}.tsv"
-    wildcard_constraints:
-        captioner="|".join([*CAPTIONERS, RELEASED_BLIP]),
+        "benchmarks/text_features/{dataset}_{caption_source}.tsv"
+    threads: threads_of("text_features")
     resources:
-        mem_mb=8000,
+        **request("text_features"),
     params:
         d2s=D2S,
         weights=clip_weights,

@@ -1,7 +1,7 @@
-# Datasets (docs/design.md §3): the demo data, downloads of the public sets, placement of the sets a user
-# must supply, and split files. A dataset folder is complete when it holds `.d2s-verified.json`,
-# which `d2s data fetch/place` write last, after verifying every image and label.
-include: "data_common.smk"
+# Datasets (docs/design.md §3): the demo data, downloads of the public sets, placement of the sets
+# a user must supply, and split files. A dataset folder is complete when it holds
+# `.d2s-verified.json`, which `d2s data fetch/place` write last, after verifying every image and
+# label. Helpers: common.smk.
 
 
 rule data_demo:
@@ -15,12 +15,17 @@ rule data_demo:
         record=f"{RES}/demo/demo.json",
     log:
         "logs/data/demo.log",
+    benchmark:
+        "benchmarks/data/demo.tsv"
+    threads: threads_of("data")
+    resources:
+        **request("data"),
     params:
         d2s=D2S,
-        root=lambda w, output: Path(output.record).parent,
-        seed=config.get("demo", {}).get("seed", 0),
-        size=config.get("demo", {}).get("size", 400),
-        image_size=config.get("demo", {}).get("image_size", 128),
+        root=f"{RES}/demo",
+        seed=config["demo"]["seed"],
+        size=config["demo"]["size"],
+        image_size=config["demo"]["image_size"],
     shell:
         "{params.d2s} data make-demo {params.root:q} --seed {params.seed} --size {params.size}"
         " --image-size {params.image_size} > {log:q} 2>&1"
@@ -31,13 +36,16 @@ rule data_fetch:
         marker=verified("{public}"),
     log:
         "logs/data/fetch_{public}.log",
-    wildcard_constraints:
-        public="|".join(PUBLIC),
+    benchmark:
+        "benchmarks/data/fetch_{public}.tsv"
+    threads: threads_of("data")
+    resources:
+        **request("data"),
     params:
         d2s=D2S,
         dest=f"{RES}/datasets/{{public}}",
         downloads=f"{RES}/downloads/{{public}}",
-        source=lambda w: (DATASETS.get(w.public) or {}).get("source", DEFAULT_SOURCE[w.public]),
+        source=fetch_source,
     shell:
         "{params.d2s} data fetch {wildcards.public} --dest {params.dest:q} --source {params.source}"
         " --downloads {params.downloads:q} > {log:q} 2>&1"
@@ -50,14 +58,15 @@ rule data_place:
         marker=verified("{user_set}"),
     log:
         "logs/data/place_{user_set}.log",
-    wildcard_constraints:
-        user_set="|".join(USER_SETS),
+    benchmark:
+        "benchmarks/data/place_{user_set}.tsv"
+    threads: threads_of("data")
+    resources:
+        **request("data"),
     params:
         d2s=D2S,
         dest=f"{RES}/datasets/{{user_set}}",
-        any_count=lambda w: (
-            "--any-count" if (DATASETS.get(w.user_set) or {}).get("subset") else ""
-        ),
+        any_count=place_flags,
     shell:
         "{params.d2s} data place {wildcards.user_set} --src {input.src:q} --dest {params.dest:q}"
         " {params.any_count} > {log:q} 2>&1"
@@ -70,19 +79,19 @@ rule data_splits:
         record=f"{RES}/splits/{{dataset}}/{{kind}}/splits.json",
     log:
         "logs/data/splits_{dataset}_{kind}.log",
-    wildcard_constraints:
-        dataset="|".join(PUBLIC + USER_SETS + list(DEMO_DATASETS)),
-        kind="official|val|sst|nriqa",
+    benchmark:
+        "benchmarks/data/splits_{dataset}_{kind}.tsv"
+    threads: threads_of("data")
+    resources:
+        **request("data"),
     params:
         d2s=D2S,
-        name=lambda w: loader_name(w.dataset),
+        name=dataset_loader,
         root=dataset_root,
         out=f"{RES}/splits/{{dataset}}/{{kind}}",
-        seed=config.get("splits", {}).get("seed", 0),
-        val_fraction=config.get("splits", {}).get("val_fraction", 0.1),
-        sizes=" ".join(
-            str(s) for s in config.get("splits", {}).get("sst_sizes", [10, 50, 100, 500])
-        ),
+        seed=config["splits"]["seed"],
+        val_fraction=config["splits"]["val_fraction"],
+        sizes=sst_sizes,
     shell:
         "{params.d2s} data splits {params.name} {params.root:q} --out {params.out:q} --kind {wildcards.kind}"
         " --seed {params.seed} --val-fraction {params.val_fraction} --sizes {params.sizes}"

@@ -1,31 +1,30 @@
-# The paper's figures (docs/design.md §5), each rendered by `d2s figure` from the suite's result files:
-# tables (Figs. 2, 3, 10, 11), run predictions (8, 9, 15), trained models and test images (6, 7,
-# 16), before/after-alignment features of a D2S run (4d, 4e, 12-14) and the caption cache (17-18).
-# Each figure: PNG (300 dpi) + PDF + the plotted data (CSV) + a JSON record of its inputs, under
-# figures/ (paper config) or figures/<results folder name> (e.g. figures/demo). `figures/all`
-# (`figures/demo/all`) is the gallery page listing every figure with its caption and runs.
-# Needs D2S (Snakefile), RES (data_common.smk), RESULTS, EXPERIMENTS, IC, table_cells,
-# run_overrides, ready_marker (train_common.smk).
-
-
-include: "figures_common.smk"
+# The paper's figures (docs/design.md §5), each rendered by `d2s figure` from the suite's result
+# files: tables (Figs. 2, 3, 10, 11), run predictions (8, 9, 15), trained models and test images
+# (6, 7, 16), before/after-alignment features of a D2S run (4d, 4e, 12-14) and the caption cache
+# (17-18); which is which: d2s.figures.INPUTS. Each figure: PNG (300 dpi) + PDF + the plotted
+# data (CSV) + a JSON record of its inputs, under figures/ (paper config) or figures/<results
+# folder name> (e.g. figures/demo). `figures/all` (`figures/demo/all`) is the gallery page listing
+# every figure with its caption and runs. Helpers: common.smk.
 
 
 rule figure_from_table:
     input:
         table=figure_table_input,
     output:
-        multiext(FIG + "/{fig}", *FIG_EXTS),
+        multiext(FIG + "/{table_fig}", *FIG_EXTS),
     log:
-        "logs/" + FIG + "/{fig}.log",
-    wildcard_constraints:
-        fig="|".join(FIG_NAMES["table"]),
+        "logs/" + FIG + "/{table_fig}.log",
+    benchmark:
+        "benchmarks/" + FIG + "/{table_fig}.tsv"
+    threads: threads_of("default")
+    resources:
+        **request("default"),
     params:
         d2s=D2S,
-        out=FIG + "/{fig}",
+        out=FIG + "/{table_fig}",
         meta=figure_meta,
     shell:
-        "{params.d2s} figure {wildcards.fig} --table {input.table:q} --out {params.out:q}"
+        "{params.d2s} figure {wildcards.table_fig} --table {input.table:q} --out {params.out:q}"
         " {params.meta} > {log:q} 2>&1"
 
 
@@ -33,19 +32,21 @@ rule figure_from_runs:
     input:
         figure_run_inputs,
     output:
-        multiext(FIG + "/{fig}", *FIG_EXTS),
+        multiext(FIG + "/{run_fig}", *FIG_EXTS),
     log:
-        "logs/" + FIG + "/{fig}.log",
-    wildcard_constraints:
-        fig="|".join(FIG_NAMES["runs"] + FIG_NAMES["probe"]),
-    threads: 2
+        "logs/" + FIG + "/{run_fig}.log",
+    benchmark:
+        "benchmarks/" + FIG + "/{run_fig}.tsv"
+    threads: threads_of("figure")
+    resources:
+        **request("figure"),
     params:
         d2s=D2S,
-        out=FIG + "/{fig}",
+        out=FIG + "/{run_fig}",
         runs=figure_run_args,
         meta=figure_meta,
     shell:
-        "{params.d2s} figure {wildcards.fig} {params.runs} --out {params.out:q}"
+        "{params.d2s} figure {wildcards.run_fig} {params.runs} --out {params.out:q}"
         " --threads {threads} {params.meta} > {log:q} 2>&1"
 
 
@@ -56,10 +57,14 @@ rule figure_features:
         npz=FIG + "/data/alignment.npz",
     log:
         "logs/" + FIG + "/features.log",
-    threads: 2
+    benchmark:
+        "benchmarks/" + FIG + "/features.tsv"
+    threads: threads_of("figure")
+    resources:
+        **request("figure"),
     params:
         d2s=D2S,
-        run=lambda w: shlex.quote("D2S=" + probe_run().folder(RESULTS)),
+        run=probe_run_arg,
     shell:
         "{params.d2s} figure features --run {params.run} --out {output.npz:q}"
         " --threads {threads} > {log:q} 2>&1"
@@ -69,18 +74,20 @@ rule figure_alignment:
     input:
         features=FIG + "/data/alignment.npz",
     output:
-        multiext(FIG + "/{fig}", *FIG_EXTS),
+        multiext(FIG + "/{alignment_fig}", *FIG_EXTS),
     log:
-        "logs/" + FIG + "/{fig}.log",
-    wildcard_constraints:
-        fig="|".join(FIG_NAMES["alignment"]),
-    threads: 2
+        "logs/" + FIG + "/{alignment_fig}.log",
+    benchmark:
+        "benchmarks/" + FIG + "/{alignment_fig}.tsv"
+    threads: threads_of("figure")
+    resources:
+        **request("figure"),
     params:
         d2s=D2S,
-        out=FIG + "/{fig}",
+        out=FIG + "/{alignment_fig}",
         meta=figure_meta,
     shell:
-        "{params.d2s} figure {wildcards.fig} --features {input.features:q}"
+        "{params.d2s} figure {wildcards.alignment_fig} --features {input.features:q}"
         " --out {params.out:q} --threads {threads} {params.meta} > {log:q} 2>&1"
 
 
@@ -89,19 +96,22 @@ rule figure_captions:
         captions=f"{RES}/captions/{IC}/blip.tsv",
         ready=ready_marker(IC),
     output:
-        multiext(FIG + "/{fig}", *FIG_EXTS),
+        multiext(FIG + "/{caption_fig}", *FIG_EXTS),
     log:
-        "logs/" + FIG + "/{fig}.log",
-    wildcard_constraints:
-        fig="|".join(FIG_NAMES["captions"]),
+        "logs/" + FIG + "/{caption_fig}.log",
+    benchmark:
+        "benchmarks/" + FIG + "/{caption_fig}.tsv"
+    threads: threads_of("default")
+    resources:
+        **request("default"),
     params:
         d2s=D2S,
-        out=FIG + "/{fig}",
+        out=FIG + "/{caption_fig}",
         dataset=loader_name(IC),
         root=dataset_folder(IC, RES),
         meta=figure_meta,
     shell:
-        "{params.d2s} figure {wildcards.fig} --captions {input.captions:q}"
+        "{params.d2s} figure {wildcards.caption_fig} --captions {input.captions:q}"
         " --dataset {params.dataset} --root {params.root:q} --out {params.out:q}"
         " {params.meta} > {log:q} 2>&1"
 
@@ -115,7 +125,7 @@ rule figure_report:
     log:
         "logs/" + FIG + "/report.log",
     params:
-        pngs=lambda w, input: " ".join(shlex.quote(f) for f in input.files if f.endswith(".png")),
+        pngs=report_pngs,
     shell:
         "mkdir -p {output:q} && cp {params.pngs} {output:q}/ > {log:q} 2>&1"
 

@@ -1,5 +1,6 @@
-# The paper's tables (docs/design.md §5): reproduced mean ± std over seeds beside the paper's values
-# (results/paper/), labelled with the config, run label, eal_mode and select protocol.
+# The paper's tables (docs/design.md §5): reproduced mean ± std over seeds beside the paper's
+# values (results/paper/), labelled with the config, run label, eal_mode and select protocol.
+# Helpers: common.smk.
 
 
 rule table:
@@ -10,10 +11,13 @@ rule table:
         md=RESULTS + "/{table}.md",
     log:
         "logs/tables/{table}.log",
-    wildcard_constraints:
-        table="table[1-8]|fig10|fig11",
+    benchmark:
+        "benchmarks/tables/{table}.tsv"
+    threads: threads_of("default")
+    resources:
+        **request("default"),
     params:
-        paper=lambda w: f"results/paper/{w.table}.csv",
+        paper=paper_table,
     script:
         "../scripts/table.py"
 
