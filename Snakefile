@@ -39,6 +39,7 @@ wildcard_constraints:
     table_fig=one_of(FIG_NAMES["table"]),
     run_fig=one_of(FIG_NAMES["runs"] + FIG_NAMES["probe"]),
     alignment_fig=one_of(FIG_NAMES["alignment"]),
+    features="alignment|alignment-compared",
     caption_fig=one_of(FIG_NAMES["captions"]),
 
 

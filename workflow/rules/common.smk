@@ -16,6 +16,7 @@ from d2s.experiments import (
     CrossSpec,
     RunSpec,
     dataset_folder,
+    eal_mode_comparison,
     loader_name,
     run_overrides,
     table_cells,
@@ -348,15 +349,33 @@ def figure_run_args(w):
     )
 
 
+def feature_run(features):
+    """The run behind a figure-features file: ``alignment`` is the probe run, ``alignment-compared``
+    the probe run trained under ``experiments.fig14.compare_eal_mode``."""
+    if features == "alignment":
+        return probe_run()
+    return eal_mode_comparison(probe_run(), config)
+
+
 def figure_feature_inputs(w):
-    spec = probe_run()
+    spec = feature_run(w.features)
     inputs = [spec.folder(RESULTS) + "/metrics.json", ready_marker(IC)]
     text = run_overrides(spec, config).get("text_features")
     return inputs + ([text] if text else [])
 
 
 def probe_run_arg(w):
-    return shlex.quote("D2S=" + probe_run().folder(RESULTS))
+    return shlex.quote("D2S=" + feature_run(w.features).folder(RESULTS))
+
+
+def compared_features(w):
+    """Figs. 4(d)/14 draw the compared run's features as a second panel, when one is asked for."""
+    wanted = w.alignment_fig in ("fig4d", "fig14") and eal_mode_comparison(probe_run(), config)
+    return [FIG + "/data/alignment-compared.npz"] if wanted else []
+
+
+def compared_features_arg(w):
+    return " ".join(f"--compare-features {shlex.quote(path)}" for path in compared_features(w))
 
 
 def figure_meta(w=None):

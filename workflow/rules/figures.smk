@@ -54,11 +54,11 @@ rule figure_features:
     input:
         figure_feature_inputs,
     output:
-        npz=FIG + "/data/alignment.npz",
+        npz=FIG + "/data/{features}.npz",
     log:
-        "logs/" + FIG + "/features.log",
+        "logs/" + FIG + "/{features}.log",
     benchmark:
-        "benchmarks/" + FIG + "/features.tsv"
+        "benchmarks/" + FIG + "/{features}.tsv"
     threads: threads_of("figure")
     resources:
         **request("figure"),
@@ -73,6 +73,7 @@ rule figure_features:
 rule figure_alignment:
     input:
         features=FIG + "/data/alignment.npz",
+        compared=compared_features,
     output:
         multiext(FIG + "/{alignment_fig}", *FIG_EXTS),
     log:
@@ -85,10 +86,11 @@ rule figure_alignment:
     params:
         d2s=D2S,
         out=FIG + "/{alignment_fig}",
+        compare=compared_features_arg,
         meta=figure_meta,
     shell:
         "{params.d2s} figure {wildcards.alignment_fig} --features {input.features:q}"
-        " --out {params.out:q} --threads {threads} {params.meta} > {log:q} 2>&1"
+        " {params.compare} --out {params.out:q} --threads {threads} {params.meta} > {log:q} 2>&1"
 
 
 rule figure_captions:
