@@ -91,9 +91,22 @@ def test_demo_dag_is_self_contained(checkout):
     jobs = _job_counts(done.stdout)
     assert jobs["data_demo"] == 1 and "data_place" not in jobs and "data_fetch" not in jobs
     assert jobs["captions_demo"] == 2 and "captions" not in jobs  # scene descriptions, no BLIP
-    assert jobs["train"] == 35 and jobs["table"] == 10  # 12 (Table 1) + 23 trimmed extras
+    # 12 (Table 1) + 3 (Table 1's select: val group, D2S-R18) + 18 trimmed extras
+    assert jobs["train"] == 33 and jobs["table"] == 10
     assert "results/demo/runs/demo/official/d2s-r50/default/seed1215/metrics.json" in done.stdout
     assert "results/runs/" not in done.stdout  # demo results never land beside paper results
+    assert "results/demo/runs/demo/official/d2s-r18/sel-val/seed826/metrics.json" in done.stdout
+
+
+def test_demo_figures_draw_both_eal_modes(checkout):
+    """Figs. 4(d)/14 of the demo: the probe run and the same run under the online EAL, whose
+    features feed a second panel."""
+    done = _dry_run(checkout, "-p", "figures/demo/all", "--configfile", "workflow/config/demo.yaml")
+    assert done.returncode == 0, done.stderr[-2000:]
+    online = "results/demo/runs/demo/official/d2s-r18/ealmode-online/seed42/metrics.json"
+    assert online in done.stdout
+    assert _job_counts(done.stdout)["figure_features"] == 2
+    assert "--compare-features figures/demo/data/alignment-compared.npz" in done.stdout
 
 
 def test_unknown_config_key_is_named(checkout):
