@@ -270,20 +270,8 @@ class Run:
         if history:
             best = max(history, key=lambda row: row["sel_plcc"])
 
-        train_set = self._images(train, True) if self.device_images is None else None
-
-        def fetch_images(ids: torch.Tensor) -> torch.Tensor:
-            # docs/design.md §1: the momentum model re-reads refreshed entries with the training
-            # transform. The loader prepared them with the batch (.loading); reading them here
-            # is the fallback should the prediction ever differ.
-            prefetched = self._prefetched
-            if prefetched is not None and torch.equal(prefetched[0], ids.cpu()):
-                return self._to_device(prefetched[1])
-            self.refresh_misses += 1
-            if train_set is None:
-                payload = FlipDraws(torch.from_numpy(self._images(train, True).rows), cfg.hflip)
-                return self._to_device(payload(tuple(ids.tolist())))
-            return torch.stack([train_set[int(i)][0] for i in ids]).to(self.device)
+        self._train_split = train
+        fetch_images = self._refresh_images
 
         for epoch in range(start, cfg.epochs):
             torch.manual_seed(epoch_seed(cfg.seed, epoch))
@@ -383,6 +371,21 @@ class Run:
         out["data_ms"] = round(1000 * data_s / count, 2)
         out["compute_ms"] = round(1000 * compute_s / count, 2)
         return out
+
+    def _refresh_images(self, ids: torch.Tensor) -> torch.Tensor:
+        """The momentum model's re-read of refreshed entries, with the training transform
+        (docs/design.md §1). The loader prepared them with the batch (:mod:`.loading`); reading
+        them here is the fallback should the prediction ever differ (counted)."""
+        prefetched = getattr(self, "_prefetched", None)
+        if prefetched is not None and torch.equal(prefetched[0], ids.cpu()):
+            return self._to_device(prefetched[1])
+        self.refresh_misses = getattr(self, "refresh_misses", 0) + 1
+        train = self._train_split
+        if getattr(self, "device_images", None) is not None:
+            payload = FlipDraws(torch.from_numpy(self._images(train, True).rows), self.config.hflip)
+            return self._to_device(payload(tuple(ids.tolist())))
+        train_set = self._images(train, True)
+        return torch.stack([train_set[int(i)][0] for i in ids.tolist()]).to(self.device)
 
     def _timed(self, fetch_images):
         """``fetch_images`` that adds its time (image reads, not the momentum forward) to the
