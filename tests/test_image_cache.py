@@ -67,7 +67,7 @@ def test_device_resident_batches_are_bitwise_those_of_the_pil_path(images):
     torch.manual_seed(7)  # FlipDraws draws one flip per image, as RandomHorizontalFlip does
     payload = FlipDraws(torch.from_numpy(cache.rows_of(items)), hflip=True)(indices)
     assert payload["flips"].any() and not payload["flips"].all()  # both cases exercised
-    got = DeviceImages(cache, torch.device("cpu"))(payload)
+    got = DeviceImages.from_cache(cache, torch.device("cpu"))(payload)
     assert torch.equal(got, want)
 
 

@@ -53,12 +53,20 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, DatasetError) as err:
         raise CLIError(str(err)) from None
     rows = [
-        {"split": split, "cache": str(cache.path), "images": len(cache.rows), "bytes": cache.nbytes}
+        {
+            "split": split,
+            "cache": str(cache.path),
+            "images": len(cache.rows),
+            "bytes": cache.nbytes,
+            "built": cache.stale_reason,
+        }
         for split, cache in zip(splits, caches, strict=True)
     ]
     for row in rows:
+        state = f"built ({row['built']})" if row["built"] else "current"
         print(
-            f"{row['split']}: {row['images']} images, {row['bytes'] / 2**20:.1f} MiB → {row['cache']}"
+            f"{row['split']}: {row['images']} images, {row['bytes'] / 2**20:.1f} MiB, {state} "
+            f"→ {row['cache']}"
         )
     if args.record:
         atomic_write_text(

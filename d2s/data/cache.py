@@ -170,6 +170,7 @@ class ImageCache:
         self.size = int(record["size"])
         self.rows = {e["path"]: i for i, e in enumerate(record["sources"])}
         self._array: np.ndarray | None = None
+        self.stale_reason: str | None = None
 
     def __getstate__(self) -> dict:  # a worker gets the path, not a copy of the array
         return {**self.__dict__, "_array": None}
@@ -206,4 +207,6 @@ def ensure_cache(
         if progress:
             print(f"{npy}: building the image cache ({reason})")
         build_cache(npy, items, size, workers=workers, progress=progress)
-    return ImageCache(npy), reason is not None
+    cache = ImageCache(npy)
+    cache.stale_reason = reason  # why it was (re)built now; None when it was current
+    return cache, reason is not None

@@ -147,6 +147,8 @@ def _coerce(key: str, value: Any) -> Any:
         if "None" in annotation:
             return None
         raise ConfigError(f"config key {key!r} may not be null")
+    if key == "image_cache" and value is False:  # YAML reads a bare `off` as false
+        return "off"
     try:
         if isinstance(default, bool):
             if isinstance(value, str):

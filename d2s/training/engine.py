@@ -132,7 +132,7 @@ class Run:
         else:
             self.caches["test"] = open_split_cache(cfg, cfg.test_split, test_items, self.progress)
         if resident_on_device(cfg.image_cache_device, train_cache.nbytes, self.device):
-            self.device_images = DeviceImages(train_cache, self.device)
+            self.device_images = DeviceImages.from_cache(train_cache, self.device)
 
     def _images(self, split: Split, train: bool):
         """``(image, label, index)`` triples of ``split``: from its cache, or decoded per image."""

@@ -120,12 +120,15 @@ class DeviceImages:
     """A decoded-image cache held on the device: flip and normalisation happen there, so no
     host decoding and no host-to-device image copy per step (issue 15, item 3)."""
 
-    def __init__(self, cache, device: torch.device) -> None:
+    def __init__(self, pixels: torch.Tensor) -> None:
+        self.pixels = pixels  # (N, 3, S, S) uint8 on the device
+
+    @classmethod
+    def from_cache(cls, cache, device: torch.device) -> DeviceImages:
         import numpy as np
 
-        self.pixels = torch.from_numpy(np.array(cache.array)).to(
-            device
-        )  # a copy: the map is read-only
+        # a copy (the map is read-only), moved to the device once
+        return cls(torch.from_numpy(np.array(cache.array)).to(device))
 
     def __call__(self, payload: dict[str, torch.Tensor]) -> torch.Tensor:
         rows = payload["rows"].to(self.pixels.device, non_blocking=True)
