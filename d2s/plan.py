@@ -136,3 +136,39 @@ def plan(config: dict, costs: dict) -> list[dict]:
         }
     )
     return rows
+
+
+def matrix_runs(config: dict) -> list[RunSpec]:
+    """Every training run of the workflow's tables, once (Table 3's are its source runs)."""
+    runs: list[RunSpec] = []
+    for table in TABLES:
+        if table not in config.get("experiments", {}):
+            continue
+        for cell in table_cells(table, config):
+            spec = cell.spec.source if isinstance(cell.spec, CrossSpec) else cell.spec
+            if spec not in runs:
+                runs.append(spec)
+    return runs
+
+
+def image_cache_runs(config: dict) -> dict[tuple[str, str, int], RunSpec]:
+    """One run per (dataset, split, image size) of the matrix: the decoded-image caches the
+    workflow builds (workflow/rules/cache.smk), each with the keys of a run that reads it."""
+    out: dict[tuple[str, str, int], RunSpec] = {}
+    for spec in matrix_runs(config):
+        size = int(run_overrides(spec, config).get("image_size", 512))
+        out.setdefault((spec.dataset, spec.split, size), spec)
+    return out
+
+
+def image_cache_words(config: dict, dataset: str, split: str, size: int) -> list[str]:
+    """``d2s cache-images`` key=value words for that cache: its run's keys at ``size``."""
+    spec = image_cache_runs(config)[(dataset, split, int(size))]
+    keys = {**run_overrides(spec, config), "image_size": int(size)}
+    words = []
+    for key, value in keys.items():
+        if value is None:
+            continue
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        words.append(f"{key}={text}")
+    return words
