@@ -98,8 +98,16 @@ def test_benchmark_main_process_refresh_per_step(benchmark, paper_root):
 
 def test_benchmark_end_to_end_step_ratio(benchmark, paper_root):
     runs = d2s_and_vision(paper_root, PAPER, workers=1)
-    d2s, vision = (epoch_step_ms(*runs[k]) for k in ("d2s", "vision-only"))
+    best: dict[str, dict] = {}
+    for epoch in range(2):  # interleaved, so machine load affects both alike; the best epoch
+        for kind in ("d2s", "vision-only"):
+            timing = epoch_step_ms(*runs[kind], epoch=epoch)
+            if kind not in best or timing["step_ms"] < best[kind]["step_ms"]:
+                best[kind] = timing
+    d2s, vision = best["d2s"], best["vision-only"]
     benchmark.group = "end-to-end training step (d2s-r18, 512 px, batch 32, data included)"
     benchmark.extra_info.update(d2s=d2s, vision_only=vision)
-    benchmark.extra_info["d2s_over_vision_only"] = round(d2s["step_ms"] / vision["step_ms"], 3)
+    benchmark.extra_info["end_to_end_d2s_over_vision_only"] = round(
+        d2s["step_ms"] / vision["step_ms"], 3
+    )
     benchmark.pedantic(lambda: None, rounds=1)
