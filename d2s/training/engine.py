@@ -197,9 +197,7 @@ class Run:
 
     def _batch(self, images, targets, ids, split: Split) -> dict[str, torch.Tensor]:
         batch = {
-            "images": images
-            if images.device == self.device
-            else images.to(self.device, non_blocking=True),
+            "images": images.to(self.device, non_blocking=True),
             "targets": targets.to(self.device, non_blocking=True),
             "ids": ids,
         }
