@@ -86,3 +86,16 @@ def test_device_cache_always_needs_the_cache(base):
         load_config(overrides={**base, "image_cache": "off", "image_cache_device": "always"})
     with pytest.raises(ConfigError, match="image_cache_device"):
         load_config(overrides={**base, "image_cache_device": "gpu"})
+
+
+def test_device_cache_auto_takes_cuda_only_when_the_cache_fits(monkeypatch):
+    from d2s.training.loading import resident_on_device
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    gib = 2**30
+    assert not resident_on_device("auto", gib, cpu)  # off by default on the CPU
+    assert resident_on_device("always", gib, cpu) and not resident_on_device("never", gib, cuda)
+    # 10 GiB free: a cache of up to half of it goes to the device (no GPU needed to check this)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10 * gib, 80 * gib))
+    assert resident_on_device("auto", 5 * gib, cuda)
+    assert not resident_on_device("auto", 6 * gib, cuda)

