@@ -50,7 +50,12 @@ def step_costs(path: str | Path, precision: str = "fp32") -> dict[str, Any]:
                 "batch": data["settings"]["batch"],
                 "size": data["settings"]["size"],
                 "device": data["runtime"]["device_name"],
-                "source": f"d2s bench gpu ({precision})",
+                "source": f"d2s bench gpu ({precision})"
+                + (
+                    ", tiny profile: sizes too small to project from"
+                    if data.get("profile") == "tiny"
+                    else ""
+                ),
             }
         except KeyError as err:
             raise PlanError(f"{path}: no {err.args[0]!r} entry in this GPU-check JSON") from None
