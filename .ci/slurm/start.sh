@@ -160,6 +160,7 @@ CommunicationParameters=NoInAddrAny
 AccountingStorageEnforce=associations
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=30
+AccountingStoreFlags=job_comment
 NodeName=${NODE} NodeAddr=127.0.0.1 NodeHostname=${NODE} CPUs=${CPUS} RealMemory=${MEM_MB} State=UNKNOWN
 PartitionName=cpu Nodes=${NODE} Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=${NODE} Default=NO MaxTime=INFINITE State=UP

@@ -77,8 +77,10 @@ set -e
 say "the reduced demo through workflow/profiles/slurm"
 start=$(date +%s)
 "$PY" -m snakemake --workflow-profile workflow/profiles/slurm "${DEMO[@]}" "${CLUSTER[@]}" \
-    --slurm-init-seconds-before-status-checks 5 --slurm-keep-successful-logs "${TARGET[@]}"
+    --slurm-init-seconds-before-status-checks 5 --slurm-keep-successful-logs "${TARGET[@]}" 2>&1 |
+    tee "$D2S_SLURM_STATE/snakemake.log"
 slurm_s=$(($(date +%s) - start))
+run_id=$(sed -n 's/.*SLURM run ID: \([^ ]*\).*/\1/p' "$D2S_SLURM_STATE/snakemake.log" | head -n 1)
 
 "$PY" - "$REPO/results/ci/table1.csv" "$WORK/results/ci/table1.csv" <<'PY'
 import sys
@@ -89,12 +91,16 @@ local, slurm = (pd.read_csv(path) for path in sys.argv[1:])
 pd.testing.assert_frame_equal(local, slurm)
 print(f"[slurm-test] Table 1 through SLURM equals the local run's ({len(slurm)} rows)")
 PY
-# Every training job ran on the cpu partition with the config's threads and memory.
-jobs=$(sacct -n -X -P --format=JobName,Partition,ReqCPUS,ReqMem,State -S now-1hour | grep -c '|cpu|1|2000M|COMPLETED' || true)
-say "sacct: $jobs completed jobs on partition cpu with 1 CPU and 2000M"
-[[ $jobs -ge 16 ]] || {
-    sacct -n -X -P --format=JobID,JobName,Partition,ReqCPUS,ReqMem,State -S now-1hour
-    say "FAIL: expected the 16 jobs of the DAG there"
+# Every job of this run (its SLURM run ID is the jobs' name), training included, ran on the cpu
+# partition with the demo's compute block: 1 CPU, 2000 MB.
+sacct -n -X -P --name="$run_id" --format=JobID,Comment,Partition,ReqCPUS,ReqMem,State -S now-3hours \
+    >"$D2S_SLURM_STATE/sacct.txt"
+jobs=$(grep -c '|cpu|1|2000M|COMPLETED$' "$D2S_SLURM_STATE/sacct.txt" || true)
+trains=$(grep -Ec '\|rule_train(_wildcards_[^|]*)?\|cpu\|1\|2000M\|COMPLETED$' "$D2S_SLURM_STATE/sacct.txt" || true)
+say "sacct (run $run_id): $jobs jobs, $trains of them train, completed on cpu with 1 CPU, 2000M"
+[[ $jobs == 16 && $trains == 12 && $(wc -l <"$D2S_SLURM_STATE/sacct.txt") == 16 ]] || {
+    cat "$D2S_SLURM_STATE/sacct.txt"
+    say "FAIL: expected the DAG's 16 jobs (12 train) there, and nothing else"
     exit 1
 }
 say "wall time through SLURM: ${slurm_s} s"
