@@ -208,16 +208,26 @@ def _d2s(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_profile_with_the_account_unset_stops_saying_where_to_set_it(checkout):
-    done = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--workflow-profile", "workflow/profiles/slurm"]
-        + [*CI_DEMO, "--", "results/ci/table1.csv"],
-        cwd=checkout,
+def _snakemake_dry_run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", *args],
+        cwd=cwd,
         capture_output=True,
         text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
         check=False,
         timeout=300,
+    )
+
+
+def test_profile_with_the_account_unset_stops_saying_where_to_set_it(checkout):
+    done = _snakemake_dry_run(
+        checkout,
+        "--workflow-profile",
+        "workflow/profiles/slurm",
+        *CI_DEMO,
+        "--",
+        "results/ci/table1.csv",
     )
     assert done.returncode != 0
     out = done.stdout + done.stderr
@@ -251,16 +261,17 @@ def test_paper_dag_sends_gpu_training_and_captioning_to_the_gpu_partition(checko
     placed.write_text(
         f"datasets:\n  ic9600: {{path: {tmp_path / 'ic9600'}}}\nlatency: {{enabled: false}}\n"
     )
-    dry = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "100000"]
-        + ["--workflow-profile", "workflow/profiles/slurm", "--configfile", str(placed)]
-        + [*CLUSTER, "--", "results/table1.csv"],
-        cwd=checkout,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        check=False,
-        timeout=300,
+    dry = _snakemake_dry_run(
+        checkout,
+        "--cores",
+        "100000",
+        "--workflow-profile",
+        "workflow/profiles/slurm",
+        "--configfile",
+        str(placed),
+        *CLUSTER,
+        "--",
+        "results/table1.csv",
     )
     assert dry.returncode == 0, dry.stderr[-2000:]
     jobs = jobs_from_dry_run(dry.stdout + dry.stderr)
