@@ -18,7 +18,7 @@ endif
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup demo test lint format clean-venv
+.PHONY: setup demo test lint format clean-venv gpu-check
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,12 @@ $(VENV)/.installed: $(VENV)/.torch pyproject.toml
 # The whole workflow on the demo configuration (outputs under results/demo/, labelled demo).
 demo: setup
 	$(BIN)/snakemake --cores 2 --rerun-incomplete --keep-going --configfile workflow/config/demo.yaml -- results/demo/all figures/demo/all
+
+# The GPU check (d2s/gpu_check.py, about 5 minutes on one GPU): results/benchmarks/gpu_check.json
+# and .md. `make gpu-check DEVICE=cpu` runs it tiny on the CPU.
+DEVICE ?= cuda
+gpu-check: setup
+	$(BIN)/python -m d2s bench gpu --device $(DEVICE)
 
 test: setup
 	$(BIN)/pytest

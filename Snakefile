@@ -67,6 +67,8 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/captions.smk"
 # Training runs (wildcards: dataset, split, model, variant, seed) and cross-dataset evaluation.
 include: "workflow/rules/train.smk"
+# Decoded-image caches shared by the runs (`snakemake image_caches`; d2s/data/cache.py).
+include: "workflow/rules/cache.smk"
 # Tables 1-8 and the data of Figs. 10-11, beside the paper's numbers (results/paper/).
 include: "workflow/rules/tables.smk"
 # Latency and throughput benchmarks (`d2s bench-run`) → Table 1's Params/Latency, Fig. 3.

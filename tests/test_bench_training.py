@@ -1,4 +1,6 @@
-"""Training-step cost: one D2S step (EAL + FAL + buffer refresh) against a vision-only step.
+"""Training-step cost, model only: one D2S step (EAL + FAL + buffer refresh) against a vision-only
+step, the images already decoded in memory (the data path, end to end, is in
+tests/test_bench_data.py).
 
 ``pytest --benchmark-only`` times both at the paper's batch size (32) and reports the ratio in
 ``extra_info`` (target ≤ 1.6× on CPU: no text encoder runs during training, the momentum model
@@ -71,14 +73,14 @@ def interleaved_ratio(a, b, rounds: int = 4) -> float:
 
 def test_benchmark_d2s_training_step(benchmark):
     d2s, vision = make_step("d2s", **PAPER), make_step("vision-only", **PAPER)
-    benchmark.group = "training step (d2s-r18, batch 32, 128 px)"
+    benchmark.group = "training step, model only (d2s-r18, batch 32, 128 px)"
     benchmark.extra_info["d2s_over_vision_only"] = round(interleaved_ratio(d2s, vision), 3)
     benchmark.extra_info["setting"] = PAPER
     benchmark.pedantic(d2s, rounds=3, warmup_rounds=1)
 
 
 def test_benchmark_vision_only_training_step(benchmark):
-    benchmark.group = "training step (d2s-r18, batch 32, 128 px)"
+    benchmark.group = "training step, model only (d2s-r18, batch 32, 128 px)"
     benchmark.pedantic(make_step("vision-only", **PAPER), rounds=3, warmup_rounds=1)
 
 

@@ -16,6 +16,7 @@ COMMANDS = (
     "data",
     "caption",
     "text_features",
+    "cache_images",
     "train",
     "evaluate",
     "score",

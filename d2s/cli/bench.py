@@ -1,5 +1,6 @@
 """``d2s bench-run --json BENCH_JSON``: run the benchmark suite; ``d2s bench-table BENCH_JSON --out
-CSV``: Table 1's Params / Latency columns and Fig. 3's data from its JSON."""
+CSV``: Table 1's Params / Latency columns and Fig. 3's data from its JSON; ``d2s bench gpu`` (the
+GPU check, d2s/gpu_check.py) and ``d2s bench plan`` (d2s/plan.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the checkout's tests folder (default: tests)",
     )
     suite.set_defaults(func=run_suite)
-
+    register_bench(subparsers)
     p = subparsers.add_parser(
         "bench-table",
         help="turn a pytest-benchmark JSON into the latency table and its ratios",
@@ -110,4 +111,88 @@ def run(args: argparse.Namespace) -> int:
     print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(json.dumps(table.attrs["ratios"]["targets"], indent=2))
     print(f"wrote {args.out} and {table.attrs['ratios_path']}")
+    return 0
+
+
+def register_bench(subparsers: argparse._SubParsersAction) -> None:
+    """``d2s bench gpu`` and ``d2s bench plan``."""
+    bench = subparsers.add_parser("bench", help="GPU check and the paper matrix's cost plan")
+    actions = bench.add_subparsers(dest="bench_command", required=True, metavar="ACTION")
+    gpu = actions.add_parser(
+        "gpu",
+        help="latency, training steps (fp32/bf16), data path and BLIP on one device: JSON + Markdown",
+        description="The one command a maintainer runs on a GPU (d2s/gpu_check.py; about 5 "
+        "minutes at paper sizes). With --device cpu it runs tiny (seconds).",
+    )
+    gpu.add_argument("--device", default="cuda", help="cuda (default), cuda:N or cpu")
+    gpu.add_argument(
+        "--profile",
+        choices=("full", "tiny"),
+        default=None,
+        help="sizes (default: full on CUDA, tiny on the CPU)",
+    )
+    gpu.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/benchmarks/gpu_check.json"),
+        help="JSON to write; the Markdown summary goes beside it (.md)",
+    )
+    gpu.set_defaults(func=run_gpu)
+    plan = actions.add_parser(
+        "plan",
+        help="projected hours of the paper matrix per table, from a benchmark JSON",
+        description="Read the workflow's run list (workflow config, d2s/experiments.py) and the "
+        "JSON of 'd2s bench gpu' or of 'pytest --benchmark-only tests/test_bench_data.py'; print "
+        "the projected hours of every table's runs (d2s/plan.py says how they are costed).",
+    )
+    plan.add_argument("bench_json", type=Path, nargs="+", metavar="BENCH_JSON")
+    plan.add_argument(
+        "--configfile",
+        type=Path,
+        default=Path("workflow/config/config.yaml"),
+        help="workflow config (default: workflow/config/config.yaml)",
+    )
+    plan.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    plan.set_defaults(func=run_plan)
+
+
+def run_gpu(args: argparse.Namespace) -> int:
+    from d2s.cli import CLIError
+    from d2s.gpu_check import run_check
+    from d2s.training.config import ConfigError, check_device
+
+    try:
+        check_device(args.device)
+    except ConfigError as err:
+        raise CLIError(str(err).replace("config key 'device'", "--device")) from None
+    report = run_check(args.device, args.out, args.profile)
+    print(args.out.with_suffix(".md").read_text())
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')} in {report['seconds']} s")
+    return 0
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    import yaml
+
+    from d2s.cli import CLIError
+    from d2s.plan import PlanError, plan, step_costs
+
+    if not args.configfile.is_file():
+        raise CLIError(f"{args.configfile}: workflow config not found (--configfile)")
+    config = yaml.safe_load(args.configfile.read_text())
+    for path in args.bench_json:
+        try:
+            costs = step_costs(path, args.precision)
+        except PlanError as err:
+            raise CLIError(str(err)) from None
+        print(
+            f"{path}: {costs['source']} on {costs['device']}: D2S step {costs['d2s']:.1f} ms, "
+            f"vision-only {costs['vision-only']:.1f} ms (batch {costs['batch']}, {costs['size']} px)"
+        )
+        for row in plan(config, costs):
+            print(
+                f"  {row['table']:<22} {row['runs']:>5} runs {row['steps']:>10} steps "
+                f"{row['hours']:>10.1f} h"
+            )
+    print("(non-EAL runs are costed at the vision-only step; see d2s/plan.py)")
     return 0

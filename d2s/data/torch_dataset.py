@@ -26,6 +26,17 @@ def open_rgb(item: Item) -> Image.Image:
         ) from err
 
 
+def square_resize(size: int) -> Callable[[Image.Image], Image.Image]:
+    """The one resize of every image path: PIL bilinear to ``size``², as ``transforms.Resize``.
+
+    The training transform and the decoded-image cache (:mod:`d2s.data.cache`) both use it, so a
+    cached image is the bytes the PIL path would have resized (docs/design.md §1).
+    """
+    from torchvision import transforms
+
+    return transforms.Resize((size, size))
+
+
 class ImageDataset(Dataset):
     """``(image_tensor, label, index)`` triples; ``label`` is a float32 0-d tensor.
 
@@ -54,3 +65,30 @@ class ImageDataset(Dataset):
             array = np.asarray(image, dtype=np.float32) / 255.0
             tensor = torch.from_numpy(array).permute(2, 0, 1).contiguous()
         return tensor, torch.tensor(item.label, dtype=torch.float32), index
+
+
+class CachedImageDataset(Dataset):
+    """:class:`ImageDataset`'s triples read from a decoded-image cache (:mod:`d2s.data.cache`).
+
+    ``transform`` maps the cached ``(3, S, S)`` uint8 tensor to the model input (e.g.
+    :func:`d2s.training.data.cached_image_transform`); no file is opened or decoded.
+    """
+
+    def __init__(self, cache, items: Sequence[Item], transform: Callable | None = None) -> None:
+        self.cache = cache
+        self.items = list(items)
+        self.rows = cache.rows_of(self.items)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        import numpy as np
+
+        # np.array copies the row out of the read-only memory map (torch wants writable memory)
+        image = torch.from_numpy(np.array(self.cache.array[self.rows[index]]))
+        if self.transform is not None:
+            image = self.transform(image)
+        label = torch.tensor(self.items[index].label, dtype=torch.float32)
+        return image, label, index

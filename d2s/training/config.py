@@ -31,6 +31,7 @@ RENAMED_VALUES = {("eal_mode", "paper"): "online"}
 PRECISIONS = ("fp32", "bf16")
 SELECT_PROTOCOLS = ("test-plcc", "val")
 RECIPES = ("d2s", "icnet")
+CACHE_DEVICE_MODES = ("auto", "always", "never")
 
 
 class ConfigError(ValueError):
@@ -95,6 +96,14 @@ class TrainConfig:
     image_size: int = 512
     # random horizontal flip in training (paper: on)
     hflip: bool = True
+    # decoded-image cache (d2s/data/cache.py): "auto" = resources/cache/images, a folder, or
+    # "off" for the per-image PIL path (no disk cost; for a dataset too big to cache). Built on
+    # first use, shared by every run of the dataset split at this image_size; bitwise the same
+    # inputs as the PIL path, so it is not part of the fingerprint.
+    image_cache: str = "auto"
+    # keep the cache on the device and flip / normalise there: "auto" = on CUDA when it takes at
+    # most half the free device memory, "always", or "never" (host copies per step)
+    image_cache_device: str = "auto"
     # optimisation ----------------------------------------------------------------------------
     # d2s: AdamW + cosine annealing per epoch; icnet: ICNet's SGD recipe (docs/design.md §2)
     recipe: str = "d2s"
@@ -148,6 +157,8 @@ class TrainConfig:
             "eval_batch_size",
             "text_cache",
             "cudnn_deterministic",
+            "image_cache",
+            "image_cache_device",
         }
         payload = {k: v for k, v in self.to_dict().items() if k not in ignored}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
@@ -208,6 +219,8 @@ def _coerce(key: str, value: Any) -> Any:
         if "None" in annotation:
             return None
         raise ConfigError(f"config key {key!r} may not be null")
+    if key == "image_cache" and value is False:  # YAML reads a bare `off` as false
+        return "off"
     try:
         if isinstance(default, bool):
             if isinstance(value, str):
@@ -365,6 +378,12 @@ def validate(config: TrainConfig) -> None:
     one_of("precision", PRECISIONS)
     one_of("select", SELECT_PROTOCOLS)
     one_of("recipe", RECIPES)
+    one_of("image_cache_device", CACHE_DEVICE_MODES)
+    if config.image_cache == "off" and config.image_cache_device == "always":
+        raise ConfigError(
+            "config key 'image_cache_device': 'always' needs the image cache; "
+            "image_cache is 'off' (set image_cache=auto or a folder)"
+        )
     if config.model not in model_names():
         raise ConfigError(f"config key 'model': unknown model {config.model!r}")
     if not config.root:

@@ -19,11 +19,40 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def image_transform(size: int, train: bool, hflip: bool = True) -> transforms.Compose:
     """Resize to ``size``², random horizontal flip when training, ImageNet normalisation."""
-    steps: list = [transforms.Resize((size, size))]
+    from d2s.data.torch_dataset import square_resize
+
+    steps: list = [square_resize(size)]
     if train and hflip:
         steps.append(transforms.RandomHorizontalFlip())
     steps += [transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
     return transforms.Compose(steps)
+
+
+def cached_image_transform(train: bool, hflip: bool = True) -> transforms.Compose:
+    """:func:`image_transform` for an image already resized (a ``(3, S, S)`` uint8 tensor from
+    :mod:`d2s.data.cache`): the same flip draw, ``to_tensor``'s ``/ 255`` and the same
+    normalisation, so the result is bitwise that of the PIL path."""
+    steps: list = []
+    if train and hflip:
+        steps.append(transforms.RandomHorizontalFlip())
+    # in place on the fresh float tensor: the same arithmetic, ~10x less time than new tensors
+    steps += [uint8_to_unit_float, transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD, inplace=True)]
+    return transforms.Compose(steps)
+
+
+def uint8_to_unit_float(image: torch.Tensor) -> torch.Tensor:
+    """``uint8`` → float in [0, 1], the arithmetic of ``transforms.ToTensor`` (divide by 255)."""
+    if image.dtype != torch.uint8:
+        raise TypeError(f"expected a uint8 image tensor, got {image.dtype}")
+    return image.to(dtype=torch.get_default_dtype()).div_(255)  # a new tensor: safe in place
+
+
+def normalize_batch(images: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, S, S)`` uint8 → normalised float, elementwise as :func:`cached_image_transform`
+    (the GPU-resident cache's batched form of it)."""
+    mean = torch.as_tensor(IMAGENET_MEAN, dtype=torch.get_default_dtype(), device=images.device)
+    std = torch.as_tensor(IMAGENET_STD, dtype=torch.get_default_dtype(), device=images.device)
+    return uint8_to_unit_float(images).sub_(mean.view(1, -1, 1, 1)).div_(std.view(1, -1, 1, 1))
 
 
 def read_captions(path: str | Path) -> dict[str, str]:
@@ -86,6 +115,34 @@ def check_splits(config: TrainConfig, train: list[Item], selection: list[Item] |
     for name, items in splits.items():
         require_items(config, name, items)
     check_disjoint(splits, config.split_dir or config.root)
+
+
+def image_cache_dir(config: TrainConfig) -> str | None:
+    """The folder of the run's decoded-image caches, or None with ``image_cache: off``."""
+    from d2s.data.cache import DEFAULT_DIR
+
+    if config.image_cache == "off":
+        return None
+    return DEFAULT_DIR if config.image_cache == "auto" else config.image_cache
+
+
+def open_split_cache(
+    config: TrainConfig, split: str, items: list[Item] | None = None, progress: bool = False
+):
+    """The current decoded-image cache of ``split`` (all of its items) at the run's image size,
+    built first when missing or stale (:mod:`d2s.data.cache`); None with ``image_cache: off``."""
+    from d2s.data.cache import cache_file, ensure_cache
+
+    directory = image_cache_dir(config)
+    if directory is None:
+        return None
+    source = config.split_dir or config.root
+    npy = cache_file(directory, config.dataset, split, config.image_size, source)
+    items = load_split_items(config, split) if items is None else items
+    cache, _ = ensure_cache(
+        npy, items, config.image_size, workers=config.num_workers, progress=progress
+    )
+    return cache
 
 
 def train_and_selection_items(config: TrainConfig) -> tuple[list[Item], list[Item] | None]:

@@ -27,14 +27,24 @@ from .config import TrainConfig
 from .data import (
     Split,
     attach_text,
+    cached_image_transform,
     check_splits,
     image_transform,
     load_split_items,
+    open_split_cache,
     read_captions,
     train_and_selection_items,
 )
 from .evaluation import predict, write_outputs
 from .step import Placement, TrainingDiverged, train_step
+from .loading import (
+    BatchRequests,
+    DeviceImages,
+    FlipDraws,
+    RefreshPlanner,
+    TrainingBatches,
+    resident_on_device,
+)
 from .tasks import Task, make_task
 
 #: The metrics :func:`d2s.metrics.evaluate` returns (NaN for an epoch whose predictions collapsed).
@@ -103,22 +113,89 @@ class Run:
             attach_text(split, self.captions, self.config)
         return split
 
-    def _loader(self, split: Split, train: bool, epoch: int = 0) -> DataLoader:
-        from d2s.data.torch_dataset import ImageDataset
+    def _open_caches(self, selection_items, test_items) -> None:
+        """Open (building when missing or stale) the decoded-image caches the run reads while it
+        trains; ``self.caches`` maps the run's split names to them (empty with image_cache: off).
+        Under ``select: val`` the test split's cache is opened only at the end (:meth:`_finish`).
+        """
+        cfg = self.config
+        self.caches, self.device_images = {}, None
+        train_cache = open_split_cache(cfg, cfg.train_split, progress=self.progress)
+        if train_cache is None:
+            return
+        self.caches["train"] = train_cache
+        if selection_items is not None:  # a carved validation set lives in the train split's cache
+            val = (
+                open_split_cache(cfg, cfg.val_split, progress=self.progress)
+                if cfg.val_split
+                else None
+            )
+            self.caches["val"] = val or train_cache
+        else:
+            self.caches["test"] = open_split_cache(cfg, cfg.test_split, test_items, self.progress)
+        if resident_on_device(cfg.image_cache_device, train_cache.nbytes, self.device):
+            self.device_images = DeviceImages.from_cache(train_cache, self.device)
+
+    def _images(self, split: Split, train: bool):
+        """``(image, label, index)`` triples of ``split``: from its cache, or decoded per image."""
+        from d2s.data.torch_dataset import CachedImageDataset, ImageDataset
 
         cfg = self.config
-        dataset = ImageDataset(split.items, image_transform(cfg.image_size, train, cfg.hflip))
-        generator = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch))
+        cache = getattr(self, "caches", {}).get(split.name)
+        if cache is not None:
+            transform = cached_image_transform(train, cfg.hflip)
+            return CachedImageDataset(cache, split.items, transform)
+        return ImageDataset(split.items, image_transform(cfg.image_size, train, cfg.hflip))
+
+    def _loader(self, split: Split, train: bool, epoch: int = 0, task: Task | None = None):
+        """The training steps of an epoch (``train``), or the evaluation batches of ``split``."""
+        if train:
+            return self._train_loader(split, epoch, task)
+        cfg = self.config
+        dataset = self._images(split, False)
         return DataLoader(
             dataset,
-            batch_size=cfg.batch_size if train else cfg.eval_batch_size,
-            shuffle=train,
-            # the released loop keeps the last partial batch (drop_last=False)
-            drop_last=train and cfg.drop_last and len(dataset) >= cfg.batch_size,
+            batch_size=cfg.eval_batch_size,
             num_workers=cfg.num_workers,
+            # its own generator: the loader's seed draw must not advance the global RNG
+            generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)),
+            pin_memory=self.cuda,
+        )
+
+    def _train_loader(self, split: Split, epoch: int, task: Task | None) -> DataLoader:
+        """Whole training steps (batch plus predicted refresh images), see :mod:`.loading`."""
+        cfg = self.config
+        images = self._images(split, True)
+        labels = torch.tensor([item.label for item in split.items], dtype=torch.float32)
+        device_rows = None
+        if getattr(self, "device_images", None) is not None:
+            rows = torch.from_numpy(images.rows)
+            device_rows, images = FlipDraws(rows, cfg.hflip), None
+        buffer = task.refresh_buffer() if task is not None else None
+        planner = RefreshPlanner(buffer, cfg.refresh_steps) if buffer is not None else None
+        generator = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch))
+        requests = BatchRequests(
+            len(labels),
+            cfg.batch_size,
+            # the released loop keeps the last partial batch (drop_last=False)
+            cfg.drop_last and len(labels) >= cfg.batch_size,
+            generator,
+            planner,
+        )
+        return DataLoader(
+            TrainingBatches(images, labels, device_rows),
+            batch_size=None,
+            sampler=requests,
+            # the per-item workers (rows and flips only on the device path: no pixels to prepare)
+            num_workers=0 if device_rows is not None else cfg.num_workers,
             generator=generator,
             pin_memory=self.cuda,
         )
+
+    def _to_device(self, payload) -> torch.Tensor:
+        if getattr(self, "device_images", None) is not None:
+            return self.device_images(payload)
+        return payload.to(self.placement.device, non_blocking=True)
 
     # training ---------------------------------------------------------------------------------
     def train(self) -> dict:
@@ -143,14 +220,18 @@ class Run:
 
         train_items, selection_items = train_and_selection_items(cfg)
         check_splits(cfg, train_items, selection_items)
-        # Every image must decode before any work is spent (a bad file is named). Test images
-        # are decoded, not scored: under select: val their labels stay unread until the end.
         test_paths = load_split_items(cfg, cfg.test_split) if selection_items is None else []
-        check_decodable(
-            [*train_items, *(selection_items or []), *test_paths],
-            progress=self.progress,
-            desc="check images",
-        )
+        # Every image must decode before any work is spent (a bad file is named). Building an
+        # image cache decodes them all, and a current one was built from these very files
+        # (d2s/data/cache.py), so only the per-image path checks here. Test images are decoded,
+        # not scored: under select: val their labels stay unread until the end.
+        self._open_caches(selection_items, test_paths)
+        if not self.caches:
+            check_decodable(
+                [*train_items, *(selection_items or []), *test_paths],
+                progress=self.progress,
+                desc="check images",
+            )
         train = self._split("train", train_items, cfg.needs_text)
         if selection_items is not None:
             selection = self._split("val", selection_items, cfg.text_at_test)
@@ -161,7 +242,7 @@ class Run:
         task = make_task(cfg)
         task.init_from_labels(torch.tensor([item.label for item in train.items]))
         task = self.placement.place(task)
-        steps = max(1, len(self._loader(train, True)))
+        steps = max(1, len(self._train_loader(train, 0, None)))
         optimizer, scheduler, per_iteration = make_optimizer(cfg, task, steps)
         history: list[dict] = []
         best: dict | None = None
@@ -169,11 +250,8 @@ class Run:
         if history:
             best = max(history, key=lambda row: row["sel_plcc"])
 
-        train_set = self._loader(train, True).dataset
-
-        def fetch_images(ids: torch.Tensor) -> torch.Tensor:
-            # docs/design.md §1: the momentum model re-reads refreshed entries with the training transform
-            return torch.stack([train_set[int(i)][0] for i in ids]).to(self.device)
+        self._train_split = train
+        fetch_images = self._refresh_images
 
         for epoch in range(start, cfg.epochs):
             torch.manual_seed(epoch_seed(cfg.seed, epoch))
@@ -182,10 +260,11 @@ class Run:
             sums = self._train_epoch(
                 task, train, epoch, optimizer, scheduler, per_iteration, fetch_images
             )
+            timing = {key: sums.pop(key) for key in ("data_ms", "compute_ms")}
             if not per_iteration:
                 scheduler.step()
             metrics = self._selection_metrics(task, selection, epoch)
-            row = {"epoch": epoch + 1, "lr": lr, **sums, "sel_split": selection.name}
+            row = {"epoch": epoch + 1, "lr": lr, **sums, **timing, "sel_split": selection.name}
             row.update({f"sel_{k}": v for k, v in metrics.items()})
             row["seconds"] = round(time.time() - started, 2)
             history.append(row)
@@ -211,7 +290,8 @@ class Run:
             if self.progress:
                 print(
                     f"epoch {epoch + 1}/{cfg.epochs}: {format_terms(sums)} "
-                    f"{selection.name} srcc {metrics['srcc']:.4f} plcc {metrics['plcc']:.4f}"
+                    f"{selection.name} srcc {metrics['srcc']:.4f} plcc {metrics['plcc']:.4f} "
+                    f"| per step: data {timing['data_ms']:.1f} ms, compute {timing['compute_ms']:.1f} ms"
                 )
         if best is None:
             raise TrainingDiverged(
@@ -235,28 +315,87 @@ class Run:
             return dict.fromkeys(METRIC_NAMES, float("nan"))
 
     def _train_epoch(self, task, train, epoch, optimizer, scheduler, per_iteration, fetch_images):
+        """One epoch; besides the loss terms, the mean per-step ``data_ms`` (waiting for the
+        loader, device transfer, the refresh's images) and ``compute_ms`` (the rest)."""
         task.train()
         sums: dict[str, float] = {}
-        loader = self._loader(train, True, epoch)
+        loader = self._train_loader(train, epoch, task)
         bar = tqdm(
-            loader,
+            total=len(loader),
             desc=f"epoch {epoch + 1}/{self.config.epochs}",
             unit="batch",
             disable=not self.progress,
         )
-        for images, targets, ids in bar:
-            batch = self.placement.batch(images, targets, ids, train)
+        data_s = compute_s = 0.0
+        done_steps = 0
+        self.refresh_misses = 0
+        steps = iter(loader)
+        while True:
+            waited = time.perf_counter()
+            payload = next(steps, None)
+            if payload is None:
+                break
+            images = self._to_device(payload["images"])
+            batch = self.placement.batch(images, payload["targets"], payload["ids"], train)
+            refresh = payload.get("refresh_ids")
+            self._prefetched = (refresh, payload["refresh_images"]) if refresh is not None else None
+            self._refresh_s = 0.0
+            started = time.perf_counter()
             parts = train_step(
                 task, batch, optimizer, self.placement, f"{self.out}: epoch {epoch + 1}"
             )
             loss = parts["loss"]
             if per_iteration:
                 scheduler.step()
-            task.after_step(fetch_images)
-            for key, value in parts.items():
+            task.after_step(self._timed(fetch_images))
+            for key, value in parts.items():  # float() waits for the device: the step is done
                 sums[key] = sums.get(key, 0.0) + float(value.detach())
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-        return {k: v / max(1, len(loader)) for k, v in sums.items()}
+            done = time.perf_counter()
+            data_s += started - waited + self._refresh_s
+            compute_s += done - started - self._refresh_s
+            done_steps += 1
+            bar.update()
+            bar.set_postfix(
+                loss=f"{loss.item():.4f}",
+                data_ms=f"{1000 * data_s / done_steps:.0f}",
+                compute_ms=f"{1000 * compute_s / done_steps:.0f}",
+            )
+        bar.close()
+        self._prefetched = None
+        count = max(1, len(loader))
+        out = {k: v / count for k, v in sums.items()}
+        out["data_ms"] = round(1000 * data_s / count, 2)
+        out["compute_ms"] = round(1000 * compute_s / count, 2)
+        return out
+
+    def _refresh_images(self, ids: torch.Tensor) -> torch.Tensor:
+        """The momentum model's re-read of refreshed entries, with the training transform
+        (docs/design.md §1). The loader prepared them with the batch (:mod:`.loading`); reading
+        them here is the fallback should the prediction ever differ (counted)."""
+        prefetched = getattr(self, "_prefetched", None)
+        if prefetched is not None and torch.equal(prefetched[0], ids.cpu()):
+            return self._to_device(prefetched[1])
+        self.refresh_misses = getattr(self, "refresh_misses", 0) + 1
+        train = self._train_split
+        if getattr(self, "device_images", None) is not None:
+            payload = FlipDraws(torch.from_numpy(self._images(train, True).rows), self.config.hflip)
+            return self._to_device(payload(tuple(ids.tolist())))
+        train_set = self._images(train, True)
+        return torch.stack([train_set[int(i)][0] for i in ids.tolist()]).to(self.device)
+
+    def _timed(self, fetch_images):
+        """``fetch_images`` that adds its time (image reads, not the momentum forward) to the
+        step's data time."""
+
+        def timed(ids: torch.Tensor) -> torch.Tensor:
+            started = time.perf_counter()
+            images = fetch_images(ids)
+            if self.cuda:
+                torch.cuda.synchronize(self.device)
+            self._refresh_s += time.perf_counter() - started
+            return images
+
+        return timed
 
     # state ------------------------------------------------------------------------------------
     def _resume(self, task, optimizer, scheduler, history: list[dict]) -> int:
@@ -301,7 +440,10 @@ class Run:
         selected = read_checkpoint(self.out / "best.pt", kind="model")
         # the saved model is the inference model: the training-only projection is not in it
         load_weights(task.model, selected["state_dict"], str(self.out / "best.pt"), ("proj.",))
-        test = self._split("test", load_split_items(cfg, cfg.test_split), cfg.text_at_test)
+        test_items = load_split_items(cfg, cfg.test_split)
+        if self.caches and "test" not in self.caches:
+            self.caches["test"] = open_split_cache(cfg, cfg.test_split, test_items, self.progress)
+        test = self._split("test", test_items, cfg.text_at_test)
         predictions, metrics = predict(task, self._loader(test, False), test, self.placement)
         summary = {
             **metrics,

@@ -60,6 +60,10 @@ class Task(nn.Module):
     def after_step(self, fetch_images: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
         """Called after each optimiser step."""
 
+    def refresh_buffer(self):
+        """The EAL visual buffer whose entries ``after_step`` re-reads (None: no refresh)."""
+        return None
+
     def init_from_labels(self, targets: torch.Tensor) -> None:
         """Called once on a fresh model with the training labels ``(N,)`` (before any resume)."""
 
@@ -93,6 +97,10 @@ class D2STask(Task):
 
     def after_step(self, fetch_images) -> None:
         self.objective.after_step(self.model, fetch_images)
+
+    def refresh_buffer(self):
+        alignment = self.objective.alignment
+        return alignment.visual if alignment is not None else None
 
     def inference_state_dict(self) -> dict[str, torch.Tensor]:
         return self.model.inference_state_dict()
