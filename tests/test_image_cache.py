@@ -141,3 +141,15 @@ def test_a_corrupt_image_stops_the_build_naming_it(images):
     with pytest.raises(DatasetError, match="img_3.jpg"):
         ensure_cache(npy, items, SIZE)
     assert not npy.exists()
+
+
+def test_false_spellings_of_image_cache_are_off_not_a_folder():
+    """A YAML ``off`` (bool False) passed on as the word ``False`` must not become a folder."""
+    from d2s.training.config import TrainConfig, cache_setting
+    from d2s.training.data import image_cache_dir
+
+    for value in (False, "False", "false", "off", "OFF", "no", "none"):
+        assert cache_setting(value) == "off"
+        assert image_cache_dir(TrainConfig(root="x", image_cache=value)) is None
+    assert cache_setting(True) == "auto"
+    assert image_cache_dir(TrainConfig(root="x", image_cache="some/dir")) == "some/dir"

@@ -212,6 +212,26 @@ def recipe_defaults(recipe: str) -> dict[str, Any]:
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
+#: spellings of "no cache": YAML reads a bare ``off`` / ``no`` as false, which a key=value word
+#: (snakemake, ``--set``) passes on as the string ``False``; taken as a folder, that once created
+#: a cache folder named ``False`` in the working directory.
+_CACHE_OFF = ("off", "false", "no", "none", "0", "")
+_CACHE_ON = ("on", "true", "yes", "1")
+
+
+def cache_setting(value: Any) -> str:
+    """The ``image_cache`` value normalised: ``off`` for every false spelling (the bool ``False``
+    included), ``auto`` for true ones, else the folder or ``auto`` as given."""
+    if isinstance(value, bool):
+        return "auto" if value else "off"
+    text = str(value).strip()
+    if text.lower() in _CACHE_OFF:
+        return "off"
+    if text.lower() in _CACHE_ON:
+        return "auto"
+    return text
+
+
 def _coerce(key: str, value: Any) -> Any:
     default = _FIELDS[key].default
     annotation = str(_FIELDS[key].type)
@@ -219,8 +239,8 @@ def _coerce(key: str, value: Any) -> Any:
         if "None" in annotation:
             return None
         raise ConfigError(f"config key {key!r} may not be null")
-    if key == "image_cache" and value is False:  # YAML reads a bare `off` as false
-        return "off"
+    if key == "image_cache":
+        return cache_setting(value)
     try:
         if isinstance(default, bool):
             if isinstance(value, str):

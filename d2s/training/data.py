@@ -121,9 +121,12 @@ def image_cache_dir(config: TrainConfig) -> str | None:
     """The folder of the run's decoded-image caches, or None with ``image_cache: off``."""
     from d2s.data.cache import DEFAULT_DIR
 
-    if config.image_cache == "off":
+    from .config import cache_setting
+
+    setting = cache_setting(config.image_cache)  # a config built directly is not coerced
+    if setting == "off":
         return None
-    return DEFAULT_DIR if config.image_cache == "auto" else config.image_cache
+    return DEFAULT_DIR if setting == "auto" else setting
 
 
 def open_split_cache(
