@@ -20,12 +20,17 @@ draws, turned into images by :class:`DeviceImages` on the device.
 from __future__ import annotations
 
 import copy
-from typing import NamedTuple
+import time
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
-from torch.utils.data import BatchSampler, Dataset, RandomSampler, Sampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, Sampler
 
-from .data import normalize_batch
+from .data import cached_image_transform, image_transform, normalize_batch, open_split_cache
+
+if TYPE_CHECKING:
+    from .data import Split
+    from .tasks import Task
 
 
 class Request(NamedTuple):
@@ -153,3 +158,127 @@ def resident_on_device(mode: str, nbytes: int, device: torch.device) -> bool:
     if mode == "never":
         return False
     return fits_on_device(nbytes, device)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Shuffling and augmentation of an epoch depend only on (seed, epoch): resumable exactly."""
+    return seed * 10_007 + epoch
+
+
+class DataPath:
+    """The run's data path (a mixin of :class:`d2s.training.engine.Run`): its caches, the
+    evaluation and training loaders, and the refresh's image reads. Needs ``config``,
+    ``placement``, ``progress`` and ``cuda`` on the instance."""
+
+    def _open_caches(self, selection_items, test_items) -> None:
+        """Open (building when missing or stale) the decoded-image caches the run reads while it
+        trains; ``self.caches`` maps the run's split names to them (empty with image_cache: off).
+        Under ``select: val`` the test split's cache is opened only at the end (:meth:`_finish`).
+        """
+        cfg = self.config
+        self.caches, self.device_images = {}, None
+        train_cache = open_split_cache(cfg, cfg.train_split, progress=self.progress)
+        if train_cache is None:
+            return
+        self.caches["train"] = train_cache
+        if selection_items is not None:  # a carved validation set lives in the train split's cache
+            val = (
+                open_split_cache(cfg, cfg.val_split, progress=self.progress)
+                if cfg.val_split
+                else None
+            )
+            self.caches["val"] = val or train_cache
+        else:
+            self.caches["test"] = open_split_cache(cfg, cfg.test_split, test_items, self.progress)
+        if resident_on_device(cfg.image_cache_device, train_cache.nbytes, self.device):
+            self.device_images = DeviceImages.from_cache(train_cache, self.device)
+
+    def _images(self, split: Split, train: bool):
+        """``(image, label, index)`` triples of ``split``: from its cache, or decoded per image."""
+        from d2s.data.torch_dataset import CachedImageDataset, ImageDataset
+
+        cfg = self.config
+        cache = getattr(self, "caches", {}).get(split.name)
+        if cache is not None:
+            transform = cached_image_transform(train, cfg.hflip)
+            return CachedImageDataset(cache, split.items, transform)
+        return ImageDataset(split.items, image_transform(cfg.image_size, train, cfg.hflip))
+
+    def _loader(self, split: Split, train: bool, epoch: int = 0, task: Task | None = None):
+        """The training steps of an epoch (``train``), or the evaluation batches of ``split``."""
+        if train:
+            return self._train_loader(split, epoch, task)
+        cfg = self.config
+        dataset = self._images(split, False)
+        return DataLoader(
+            dataset,
+            batch_size=cfg.eval_batch_size,
+            num_workers=cfg.num_workers,
+            # its own generator: the loader's seed draw must not advance the global RNG
+            generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)),
+            pin_memory=self.cuda,
+        )
+
+    def _train_loader(self, split: Split, epoch: int, task: Task | None) -> DataLoader:
+        """Whole training steps (batch plus predicted refresh images), see :mod:`.loading`."""
+        cfg = self.config
+        images = self._images(split, True)
+        labels = torch.tensor([item.label for item in split.items], dtype=torch.float32)
+        device_rows = None
+        if getattr(self, "device_images", None) is not None:
+            rows = torch.from_numpy(images.rows)
+            device_rows, images = FlipDraws(rows, cfg.hflip), None
+        buffer = task.refresh_buffer() if task is not None else None
+        planner = RefreshPlanner(buffer, cfg.refresh_steps) if buffer is not None else None
+        generator = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch))
+        requests = BatchRequests(
+            len(labels),
+            cfg.batch_size,
+            # the released loop keeps the last partial batch (drop_last=False)
+            cfg.drop_last and len(labels) >= cfg.batch_size,
+            generator,
+            planner,
+        )
+        return DataLoader(
+            TrainingBatches(images, labels, device_rows),
+            batch_size=None,
+            sampler=requests,
+            # the per-item workers (rows and flips only on the device path: no pixels to prepare)
+            num_workers=0 if device_rows is not None else cfg.num_workers,
+            generator=generator,
+            pin_memory=self.cuda,
+        )
+
+    def _to_device(self, payload) -> torch.Tensor:
+        if getattr(self, "device_images", None) is not None:
+            return self.device_images(payload)
+        return payload.to(self.placement.device, non_blocking=True)
+
+    def _refresh_images(self, ids: torch.Tensor) -> torch.Tensor:
+        """The momentum model's re-read of refreshed entries, with the training transform
+        (docs/design.md §1). The loader prepared them with the batch (:mod:`.loading`); reading
+        them here is the fallback should the prediction ever differ (counted)."""
+        prefetched = getattr(self, "_prefetched", None)
+        if prefetched is not None and torch.equal(prefetched[0], ids.cpu()):
+            return self._to_device(prefetched[1])
+        self.refresh_misses = getattr(self, "refresh_misses", 0) + 1
+        train = self._train_split
+        if getattr(self, "device_images", None) is not None:
+            payload = FlipDraws(torch.from_numpy(self._images(train, True).rows), self.config.hflip)
+            return self._to_device(payload(tuple(ids.tolist())))
+        train_set = self._images(train, True)
+        return torch.stack([train_set[int(i)][0] for i in ids.tolist()]).to(self.device)
+
+    def _timed(self, fetch_images):
+        """``fetch_images`` that adds its time (image reads, not the momentum forward) to the
+        step's data time."""
+
+        def timed(ids: torch.Tensor) -> torch.Tensor:
+            started = time.perf_counter()
+            images = fetch_images(ids)
+            if self.cuda:
+                torch.cuda.synchronize(self.device)
+            self._refresh_s += time.perf_counter() - started
+            return images
+
+        return timed

@@ -4,7 +4,7 @@
 # them all before the runs, once, so a cluster does not decode a dataset in every job. A run
 # checks its cache's manifest itself and rebuilds a stale one, so the record written here is a
 # DAG marker only. The run list comes from d2s/plan.py (the tables' runs, d2s/experiments.py).
-# Needs RES, D2S and ready_marker (Snakefile, data_common.smk, train_common.smk).
+# Needs RES, D2S, dataset_ready, threads_of and request (Snakefile, common.smk).
 import shlex
 
 from d2s.plan import image_cache_runs, image_cache_words
@@ -12,27 +12,39 @@ from d2s.plan import image_cache_runs, image_cache_words
 CACHE_RECORD = f"{RES}/cache/images/records/{{dataset}}/{{split}}/{{size}}px.json"
 
 
+def cache_splits(wildcards):
+    """The split file a cached split comes from (none for the dataset's official split)."""
+    if wildcards.split == "official":
+        return []
+    folder = "sst" if wildcards.split.startswith("sst") else wildcards.split
+    return [f"{RES}/splits/{wildcards.dataset}/{folder}/splits.json"]
+
+
+def cache_run_keys(wildcards):
+    """The `d2s train` keys of the runs reading this cache (d2s/plan.py), shell-quoted."""
+    words = image_cache_words(config, wildcards.dataset, wildcards.split, wildcards.size)
+    return shlex.join(words)
+
+
 rule image_cache:
     input:
-        ready=lambda w: ready_marker(w.dataset),
-        splits=lambda w: (
-            [
-                f"{RES}/splits/{w.dataset}/{'sst' if w.split.startswith('sst') else w.split}/splits.json"
-            ]
-            if w.split != "official"
-            else []
-        ),
+        ready=dataset_ready,
+        splits=cache_splits,
     output:
         record=CACHE_RECORD,
     log:
         "logs/cache/{dataset}/{split}/{size}px.log",
+    benchmark:
+        "benchmarks/cache/{dataset}/{split}/{size}px.tsv"
     wildcard_constraints:
         split=r"official|nriqa|sst\d+",
         size=r"\d+",
-    threads: config.get("train_threads", 8)
+    threads: threads_of("image_cache")
+    resources:
+        **request("image_cache"),
     params:
         d2s=D2S,
-        run_keys=lambda w: shlex.join(image_cache_words(config, w.dataset, w.split, w.size)),
+        run_keys=cache_run_keys,
     shell:
         "{params.d2s} cache-images --no-progress --record {output.record:q} {params.run_keys}"
         " num_workers={threads} > {log:q} 2>&1"
