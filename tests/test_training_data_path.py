@@ -99,3 +99,30 @@ def test_device_cache_auto_takes_cuda_only_when_the_cache_fits(monkeypatch):
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10 * gib, 80 * gib))
     assert resident_on_device("auto", 5 * gib, cuda)
     assert not resident_on_device("auto", 6 * gib, cuda)
+
+
+def test_training_batches_keep_the_shuffle_order_of_the_per_item_loop(base, tmp_path):
+    """Same seed, same batches as the loop before the cache: a DataLoader(shuffle=True) iterated
+    through tqdm.auto (which makes one throwaway iterator, drawing one extra base seed)."""
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+
+    from d2s.training.engine import epoch_seed
+
+    trained = Run(load_config(overrides={**base, "image_cache": "off"}), tmp_path, progress=False)
+    train_items, _ = trained_items(trained)
+    split = trained._split("train", train_items, False)
+    for epoch in (0, 1):
+        got = [p["ids"].tolist() for p in trained._train_loader(split, epoch, None)]
+        generator = torch.Generator().manual_seed(epoch_seed(trained.config.seed, epoch))
+        legacy = DataLoader(
+            range(len(train_items)), batch_size=8, shuffle=True, generator=generator
+        )
+        assert got == [b.tolist() for b in tqdm(legacy, disable=True)]
+
+
+def trained_items(trained):
+    from d2s.training.data import train_and_selection_items
+
+    trained.caches, trained.device_images = {}, None
+    return train_and_selection_items(trained.config)

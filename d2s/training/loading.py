@@ -231,6 +231,11 @@ class DataPath:
         buffer = task.refresh_buffer() if task is not None else None
         planner = RefreshPlanner(buffer, cfg.refresh_steps) if buffer is not None else None
         generator = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch))
+        # The pre-cache loop wrapped its DataLoader in tqdm.auto, whose constructor makes (and
+        # drops) one iterator: that drew one extra base seed from the epoch's generator before the
+        # loop's own iterator drew its base seed and the shuffle. Drawing it here keeps the shuffle
+        # order (and the workers' seeds) of every seed exactly those of the earlier runs.
+        torch.empty((), dtype=torch.int64).random_(generator=generator)
         requests = BatchRequests(
             len(labels),
             cfg.batch_size,
