@@ -145,7 +145,8 @@ def test_a_corrupt_image_stops_the_build_naming_it(images):
 
 def test_false_spellings_of_image_cache_are_off_not_a_folder():
     """A YAML ``off`` (bool False) passed on as the word ``False`` must not become a folder."""
-    from d2s.training.config import TrainConfig, cache_setting
+    from d2s.data.cache import cache_setting
+    from d2s.training.config import TrainConfig
     from d2s.training.data import image_cache_dir
 
     for value in (False, "False", "false", "off", "OFF", "no", "none"):

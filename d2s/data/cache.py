@@ -21,11 +21,32 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from d2s.data.records import DatasetError, Item
 from d2s.io import atomic_path, atomic_write_text
+
+#: spellings of "no cache": YAML reads a bare ``off`` / ``no`` as false, which a key=value word
+#: (snakemake, ``--set``) passes on as the string ``False``; taken as a folder, that once created
+#: a cache folder named ``False`` in the working directory.
+_CACHE_OFF = ("off", "false", "no", "none", "0", "")
+_CACHE_ON = ("on", "true", "yes", "1")
+
+
+def cache_setting(value: Any) -> str:
+    """The ``image_cache`` value normalised: ``off`` for every false spelling (the bool ``False``
+    included), ``auto`` for true ones, else the folder or ``auto`` as given."""
+    if isinstance(value, bool):
+        return "auto" if value else "off"
+    text = str(value).strip()
+    if text.lower() in _CACHE_OFF:
+        return "off"
+    if text.lower() in _CACHE_ON:
+        return "auto"
+    return text
+
 
 #: Bump when the array layout or the resize changes: older caches are then rebuilt.
 FORMAT_VERSION = 1

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from d2s.alignment import EAL_MODES
+from d2s.data.cache import cache_setting
 
 #: Smallest input side the models accept, for training and scoring alike: the ResNet trunks (and
 #: ICNet's) downsample 32x, so a smaller image leaves the last stage no spatial extent to pool.
@@ -210,26 +211,6 @@ def recipe_defaults(recipe: str) -> dict[str, Any]:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
-
-
-#: spellings of "no cache": YAML reads a bare ``off`` / ``no`` as false, which a key=value word
-#: (snakemake, ``--set``) passes on as the string ``False``; taken as a folder, that once created
-#: a cache folder named ``False`` in the working directory.
-_CACHE_OFF = ("off", "false", "no", "none", "0", "")
-_CACHE_ON = ("on", "true", "yes", "1")
-
-
-def cache_setting(value: Any) -> str:
-    """The ``image_cache`` value normalised: ``off`` for every false spelling (the bool ``False``
-    included), ``auto`` for true ones, else the folder or ``auto`` as given."""
-    if isinstance(value, bool):
-        return "auto" if value else "off"
-    text = str(value).strip()
-    if text.lower() in _CACHE_OFF:
-        return "off"
-    if text.lower() in _CACHE_ON:
-        return "auto"
-    return text
 
 
 def _coerce(key: str, value: Any) -> Any:

@@ -119,9 +119,7 @@ def check_splits(config: TrainConfig, train: list[Item], selection: list[Item] |
 
 def image_cache_dir(config: TrainConfig) -> str | None:
     """The folder of the run's decoded-image caches, or None with ``image_cache: off``."""
-    from d2s.data.cache import DEFAULT_DIR
-
-    from .config import cache_setting
+    from d2s.data.cache import DEFAULT_DIR, cache_setting
 
     setting = cache_setting(config.image_cache)  # a config built directly is not coerced
     if setting == "off":
