@@ -83,17 +83,21 @@ def latency(profile: dict, device: torch.device) -> dict[str, dict]:
 def _make_step(kind: str, precision: str, profile: dict, images, pool: int, device):
     """One optimiser step of D2S-R18 (``d2s``: EAL + FAL, full buffers; or ``vision-only``)."""
     from d2s.models import build
-    from d2s.objective import D2SObjective, ObjectiveConfig
+    from d2s.objective import D2SObjective
+    from d2s.training.config import TrainConfig
+    from d2s.training.tasks import objective_config
 
     torch.manual_seed(0)
     batch, aligned = profile["batch"], kind == "d2s"
     model = build("d2s-r18", proj_dim=512 if aligned else None).train().to(device)
-    cfg = ObjectiveConfig(
+    # the paper's coefficients (TrainConfig's defaults), the profile's buffer and refresh
+    run = TrainConfig(
         use_eal=aligned,
         use_fal=aligned,
         buffer_size=profile["buffer"],
         refresh_steps=profile["refresh_steps"],
     )
+    cfg = objective_config(run)
     objective = D2SObjective(model, cfg).to(device)
     if aligned:  # steady state: every step refreshes buffer // refresh_steps entries
         ids = torch.randint(0, pool, (profile["buffer"],), device=device)

@@ -97,9 +97,12 @@ def _split_sizes(spec: RunSpec, keys: dict) -> tuple[int, int]:
 
 def run_hours(spec: RunSpec, config: dict, costs: dict) -> tuple[float, int]:
     """Projected hours and optimiser steps of one training run."""
-    from d2s.training.config import MODEL_PRESETS, TrainConfig
+    from d2s.models.table import model_names, model_spec
+    from d2s.training.config import TrainConfig, recipe_defaults
 
-    keys = {**MODEL_PRESETS.get(spec.model, {}), **run_overrides(spec, config)}
+    # the model's recipe defaults (d2s/models/table.py), then the run's own keys
+    recipe = model_spec(spec.model).recipe if spec.model in model_names() else TrainConfig.recipe
+    keys = {**recipe_defaults(recipe), **run_overrides(spec, config)}
     epochs = int(keys.get("epochs", TrainConfig.epochs))
     batch = int(keys.get("batch_size", TrainConfig.batch_size))
     size = int(keys.get("image_size", TrainConfig.image_size))
