@@ -136,3 +136,11 @@ def test_released_blip_captions_replace_blip_for_ic9600_training(checkout):
     done = _dry_run(checkout, "results/table7.csv", *args)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "text_features/ic9600/blip.pt" in done.stdout  # caption-only / concat read test captions
+
+
+def test_image_caches_build_each_split_and_size_once_before_the_runs(checkout):
+    done = _dry_run(checkout, "image_caches", "--configfile", "placed.yaml")
+    assert done.returncode == 0, done.stderr[-2000:]
+    jobs = _job_counts(done.stdout)
+    assert jobs["image_cache"] >= 2  # at least IC9600's train and test split at 512 px
+    assert "train" not in jobs  # the caches come before, and without, any run
