@@ -17,9 +17,7 @@ import pandas as pd
 MIN_TEST_IMAGES = 100
 MAX_SRCC_STD = 0.05
 #: Models whose failures are known and open: reported, not fatal (workflow/config/demo.yaml).
-KNOWN_FAILURES = {
-    "iccorn": "its CORN scores stay near the label prior in the demo's 60 steps (issue 16, open)",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 results = Path(sys.argv[1])
 table = pd.read_csv(results / "table1.csv", keep_default_na=False)

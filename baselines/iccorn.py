@@ -16,6 +16,14 @@ inventive reading of it:
   CORN head the only difference from ICNet (so the comparison isolates the ordinal objective);
 - score ``Σ_k Π_{j≤k} σ(logit_j) / (K − 1)``: the expected level under CORN's conditional
   probabilities, scaled to [0, 1] (rank-consistent and monotone in every logit);
+- an *aligned start* (our choice; ``aligned_start=True``): the K − 1 rows of the output layer
+  start as one shared random row, so the untrained head is a CORAL model (one weight vector,
+  K − 1 thresholds; Cao, Mirjalili & Raschka, "Rank consistent ordinal regression for neural
+  networks", Pattern Recognition Letters 2020) from which CORN's separate rows then move apart.
+  With 68 independent random rows the tasks pull the shared features in unrelated directions and
+  the decoded score hardly spreads for a long while (on the demo data two of three seeds stayed
+  at the label prior for four epochs); aligned, every task pushes the same direction from the
+  first step (see :meth:`ICCORN.align_output_rows`);
 - the training recipe of ICNet (:data:`baselines.icnet.ICNET_RECIPE`); the paper gives none.
 
 Parameter count. The paper reports 22.31M parameters for ICCORN, which no obvious variant of
@@ -66,6 +74,8 @@ class ICCORN(ICNet):
         num_levels: ordinal levels K (69 for IC9600's 1/68 grid).
         corn_weight: weight of the CORN loss (ICNet's score weight, 0.9).
         map_weight: weight of ICNet's map term ``MSE(mean(map), y)`` (0.1; 0 drops it).
+        aligned_start: start every CORN output row from one shared random row (ours, see the
+            module notes); ``False`` keeps PyTorch's independent random rows.
         **kwargs: passed to :class:`~baselines.icnet.ICNet`.
     """
 
@@ -74,6 +84,7 @@ class ICCORN(ICNet):
         num_levels: int = IC9600_LEVELS,
         corn_weight: float | None = None,
         map_weight: float | None = None,
+        aligned_start: bool = True,
         **kwargs,
     ) -> None:
         if num_levels < 2:
@@ -82,6 +93,8 @@ class ICCORN(ICNet):
         super().__init__(**kwargs)
         self.corn_weight = self.recipe.score_weight if corn_weight is None else corn_weight
         self.map_weight = self.recipe.map_weight if map_weight is None else map_weight
+        if aligned_start:
+            self.align_output_rows()
 
     def _make_head(self, hidden: int) -> nn.Module:
         """Score MLP ``512 → 512 → K − 1`` CORN logits (no sigmoid)."""
@@ -90,6 +103,18 @@ class ICCORN(ICNet):
             nn.ReLU(inplace=True),
             nn.Linear(hidden, self.num_levels - 1),
         )
+
+    @torch.no_grad()
+    def align_output_rows(self) -> None:
+        """Copy the first row of the CORN output weight to every row (a CORAL-like start).
+
+        Every logit is then ``w·h + b_k``: the decoded score is monotone in the single projection
+        ``w·h`` and each task's gradient on ``h`` points along the same ``w``, so the head learns
+        a spread of scores at once instead of first aligning 68 unrelated rows. Draws no random
+        numbers (the rows already exist), so the rest of the initialisation is unchanged.
+        """
+        weight = self.head[-1].weight
+        weight.copy_(weight[:1].expand_as(weight))
 
     @torch.no_grad()
     def init_label_prior(self, targets: torch.Tensor, smoothing: float = 1.0) -> None:
