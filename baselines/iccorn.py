@@ -22,7 +22,7 @@ inventive reading of it:
   networks", Pattern Recognition Letters 2020) from which CORN's separate rows then move apart.
   With 68 independent random rows the tasks pull the shared features in unrelated directions and
   the decoded score hardly spreads for a long while (on the demo data two of three seeds stayed
-  at the label prior for four epochs); aligned, every task pushes the same direction from the
+  at the label prior for all three epochs; one, run for eight, left it at epoch 5); aligned, every task pushes the same direction from the
   first step (see :meth:`ICCORN.align_output_rows`);
 - the training recipe of ICNet (:data:`baselines.icnet.ICNET_RECIPE`); the paper gives none.
 
