@@ -27,9 +27,8 @@ import torch
 
 from d2s.bench import build_latency_model, runtime_info
 from d2s.io import atomic_write_text
-
-LATENCY_MODELS = ("d2s-r18", "d2s-r50", "icnet", "iccorn")
-PRECISIONS = ("fp32", "bf16")
+from d2s.models.table import model_spec, table1_models
+from d2s.training.validation import PRECISIONS
 
 #: Sizes per profile: "full" is the paper's setting; "tiny" makes the CPU run take seconds.
 PROFILES: dict[str, dict[str, Any]] = {
@@ -60,7 +59,8 @@ def latency(profile: dict, device: torch.device) -> dict[str, dict]:
     """Per model: median batch-1 latency (ms) and batch-``batch`` throughput (images/s)."""
     size, batch = profile["size"], profile["batch"]
     out = {}
-    for name in LATENCY_MODELS:
+    # Table 1's trained models (HyperIQA/TOPIQ are params/latency rows of the benchmark suite)
+    for name in (n for n in table1_models() if model_spec(n).trainable):
         model = build_latency_model(name, device)
         one = torch.randn(1, 3, size, size, device=device)
         many = torch.randn(batch, 3, size, size, device=device)

@@ -290,7 +290,7 @@ def load(
 
     model, size, name, source, info = load_scoring_model(checkpoint, num_heads)
     if image_size is not None:
-        from d2s.training.config import check_image_size
+        from d2s.training.validation import check_image_size
 
         check_image_size(int(image_size), "--image-size")  # the same rule as d2s train
         size = int(image_size)

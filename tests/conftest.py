@@ -1,6 +1,7 @@
 """Shared test set-up: offline hub, deterministic torch, few threads."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -27,3 +28,27 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def untrained_checkpoint(tmp_path_factory) -> Path:
+    """A model checkpoint in exactly the envelope ``d2s train`` writes (random weights)."""
+    from d2s.models import build
+    from d2s.training.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    model = build("d2s-r18")
+    path = tmp_path_factory.mktemp("ckpt") / "best.pt"
+    save_checkpoint(
+        {
+            "model_name": "d2s-r18",
+            "model_kwargs": {},
+            "state_dict": model.inference_state_dict(),
+            "config": {"image_size": 32, "model": "d2s-r18"},
+            "epoch": 1,
+            "image_size": 32,
+        },
+        path,
+        kind="model",
+    )
+    return path

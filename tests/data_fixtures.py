@@ -157,3 +157,13 @@ def write_labels_csv(root: Path, rows: list[tuple[str, float]]) -> Path:
         root / "labels.csv", index=False
     )
     return root
+
+
+#: The smallest d2s train run (no text, 32 px, one epoch), for tests of refusals and resumes.
+TINY = ["model=d2s-r18-gap", "use_eal=false", "use_fal=false", "image_size=32", "epochs=1",
+        "batch_size=4", "pretrained=false", "device=cpu"]  # fmt: skip
+
+
+def train_cli(root, out, *overrides) -> list[str]:
+    """``d2s train`` argv of the tiny run on the dataset at ``root``, written to ``out``."""
+    return ["train", "--out", str(out), "--no-progress", f"root={root}", *TINY, *overrides]

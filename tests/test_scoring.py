@@ -15,7 +15,6 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-import d2s.cli
 from d2s.cli import main
 from d2s.data import load_items
 from d2s.data.demo import make_demo
@@ -24,14 +23,6 @@ from d2s.training import load_config, parse_overrides, train
 from d2s.training.checkpoint import CheckpointError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(autouse=True)
-def commands(monkeypatch):
-    """``score`` and ``export`` reachable through ``d2s.cli.main`` (also before COMMANDS lists them)."""
-    monkeypatch.setattr(
-        d2s.cli, "COMMANDS", tuple(dict.fromkeys((*d2s.cli.COMMANDS, "score", "export")))
-    )
 
 
 @pytest.fixture(scope="module")

@@ -6,95 +6,32 @@ tests are about reading inputs, not about scores.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-import pickle
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from scoring_helpers import pattern, png_header_only, save, score_cli
 
 import d2s.cli
 import d2s.scoring
 from d2s.cli import main
 from d2s.scoring import ImageError, collect_images, load, read_image, to_rgb
-from d2s.training.checkpoint import CheckpointError, save_checkpoint
+from d2s.training.checkpoint import CheckpointError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(autouse=True)
-def commands(monkeypatch):
-    monkeypatch.setattr(
-        d2s.cli, "COMMANDS", tuple(dict.fromkeys((*d2s.cli.COMMANDS, "score", "export")))
-    )
-
-
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    """A model checkpoint in exactly the envelope ``d2s train`` writes (random weights)."""
-    from d2s.models import build
-
-    torch.manual_seed(0)
-    model = build("d2s-r18")
-    path = tmp_path_factory.mktemp("ckpt") / "best.pt"
-    save_checkpoint(
-        {
-            "model_name": "d2s-r18",
-            "model_kwargs": {},
-            "state_dict": model.inference_state_dict(),
-            "config": {"image_size": 32, "model": "d2s-r18"},
-            "epoch": 1,
-            "image_size": 32,
-        },
-        path,
-        kind="model",
-    )
-    return path
+def checkpoint(untrained_checkpoint) -> Path:
+    return untrained_checkpoint
 
 
 @pytest.fixture(scope="module")
 def scorer(checkpoint):
     return load(checkpoint)
-
-
-def pattern(height: int = 40, width: int = 56, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
-
-
-def save(path: Path, image: Image.Image, **kwargs) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, **kwargs)
-    return path
-
-
-def png_header_only(path: Path, width: int, height: int) -> Path:
-    """A valid-looking PNG that claims ``width``×``height`` (a decompression bomb's header)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
-    return path
-
-
-def score_cli(argv: list[str], capsys) -> tuple[int, dict[str, float], str]:
-    code = main(["score", *argv])
-    captured = capsys.readouterr()
-    rows = list(csv.reader(io.StringIO(captured.out))) if captured.out else []
-    if rows:
-        assert rows[0] == ["path", "score"]
-    return code, {p: float(s) for p, s in rows[1:]}, captured.err
 
 
 # image modes that must be accepted --------------------------------------------------------------
@@ -346,71 +283,6 @@ def test_gpu_scores_match_cpu(checkpoint, tmp_path):
 
 
 # checkpoints -------------------------------------------------------------------------------------
-
-
-class _Payload:
-    """Pickles to a call of ``Path.touch`` on load: what a malicious checkpoint would do."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
-
-
-def test_pickle_with_code_is_refused_and_never_run(tmp_path, capsys):
-    marker = tmp_path / "executed"
-    evil = tmp_path / "evil.pt"
-    torch.save({"model_state": {"w": torch.zeros(1)}, "hook": _Payload(marker)}, evil)
-    raw = tmp_path / "evil.pkl"
-    raw.write_bytes(pickle.dumps({"model_state": _Payload(marker)}))
-    for path in (evil, raw):
-        with pytest.raises(CheckpointError, match=rf"{path.name}: .*nothing in it was executed"):
-            load(path)
-        code, _, err = score_cli([str(evil), "-c", str(path)], capsys)
-        assert code == 2 and str(path) in err
-        assert not marker.exists()
-    with pytest.raises(CheckpointError, match=r"evil\.pt: .*pickled Python objects \(\w+\)"):
-        load(evil)
-    pickle.loads(raw.read_bytes())  # the payload is real: unrestricted unpickling runs it
-    assert marker.exists()
-
-
-def test_files_that_are_not_checkpoints_give_clear_errors(checkpoint, tmp_path, capsys):
-    image = save(tmp_path / "x.png", Image.fromarray(pattern()))
-    cases = {
-        "missing.pt": (None, "checkpoint not found"),
-        "text.pt": (b"hello", "not a PyTorch checkpoint"),
-        "image.pt": (image.read_bytes(), "not a PyTorch checkpoint"),
-    }
-    for name, (content, message) in cases.items():
-        if content is not None:
-            (tmp_path / name).write_bytes(content)
-        with pytest.raises(CheckpointError, match=rf"{name}: .*{message}"):
-            load(tmp_path / name)
-    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
-    with pytest.raises(
-        CheckpointError, match=r"other\.pt: not a known checkpoint format.*'weights'"
-    ):
-        load(tmp_path / "other.pt")
-    torch.save([torch.zeros(1)], tmp_path / "list.pt")
-    with pytest.raises(CheckpointError, match=r"list\.pt: not a known checkpoint format.*a list"):
-        load(tmp_path / "list.pt")
-    with pytest.raises(CheckpointError, match="without best.pt"):
-        load(tmp_path)
-    # a resume state (last.pt) is not a model checkpoint
-    save_checkpoint({"epoch": 1, "task": {}}, tmp_path / "last.pt", kind="state")
-    with pytest.raises(CheckpointError, match=r"last\.pt: holds a 'state' checkpoint.*best\.pt"):
-        load(tmp_path / "last.pt")
-    # a caption-reading model cannot score images alone
-    data = torch.load(checkpoint, weights_only=True)
-    data["model_name"] = "caption-only"
-    torch.save(data, tmp_path / "caption.pt")
-    with pytest.raises(CheckpointError, match="reads captions at test time"):
-        load(tmp_path / "caption.pt")
-    # the CLI shows the same message, exit status 2
-    code, _, err = score_cli([str(image), "-c", str(tmp_path / "other.pt")], capsys)
-    assert code == 2 and "d2s score: error:" in err and "other.pt" in err
 
 
 def test_an_exported_torchscript_file_is_not_taken_for_a_checkpoint(checkpoint, tmp_path, capsys):

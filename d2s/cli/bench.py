@@ -159,7 +159,7 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
 def run_gpu(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
     from d2s.gpu_check import run_check
-    from d2s.training.config import ConfigError, check_device
+    from d2s.training.validation import ConfigError, check_device
 
     try:
         check_device(args.device)
