@@ -112,6 +112,13 @@ def icnet_lr_lambda(recipe: ICNetRecipe, steps_per_epoch: int) -> Callable[[int]
 # --------------------------------------------------------------------------------------------
 
 
+def _resize_matrix(size: int, out: int, like: torch.Tensor) -> torch.Tensor:
+    """``(out, size)`` matrix of 1-D linear resizing with aligned corners, taken from
+    ``F.interpolate`` itself (the resized identity), so it matches ``mode="bilinear"`` per axis."""
+    eye = torch.eye(size, dtype=like.dtype, device=like.device)[None]  # (1, size, size)
+    return F.interpolate(eye, size=out, mode="linear", align_corners=True)[0].T
+
+
 class SLAM(nn.Module):
     """Spatial layout attention module: one sigmoid weight per channel (Feng et al. 2022).
 
@@ -133,11 +140,34 @@ class SLAM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d = self.spatial_dim
-        z = x
-        if x.shape[-2:] != (d, d):
+        h, w = x.shape[-2:]
+        if (h, w) == (d, d):
+            weight = self.mlp(x.flatten(2))  # (B, C, 1)
+        elif h * w < d * d:
+            weight = self.mlp[1:](self._upsampled_first_layer(x))
+        else:
             z = F.interpolate(x, size=(d, d), mode="bilinear", align_corners=True)
-        weight = self.mlp(z.flatten(2))  # (B, C, 1)
+            weight = self.mlp(z.flatten(2))
         return x * weight.unsqueeze(-1)
+
+    def _upsampled_first_layer(self, x: torch.Tensor) -> torch.Tensor:
+        """The first layer applied to the ``d×d`` upsampling of a smaller ``h×w`` map, computed
+        on the map itself: ``(B, C, h, w) → (B, C, hidden)``.
+
+        Bilinear resizing is linear and separable, ``Z = A_h X A_wᵀ`` with ``A_h`` ``(d, h)``, so
+        ``W·vec(Z) = W'·vec(X)`` with ``W'[k, i, j] = Σ_yx W[k, y, x] A_h[y, i] A_w[x, j]``: the
+        same function (equal up to float rounding; tested), with ``h·w`` instead of ``d²`` inputs
+        per channel. Small inputs (the demo's 48 px: 12×12 and smaller maps gated at 32×32) spend
+        most of ICNet's time upsampling and in this layer otherwise. At the paper's 512² no gate
+        upsamples, so that path is unchanged.
+        """
+        d, (h, w) = self.spatial_dim, x.shape[-2:]
+        first = self.mlp[0]
+        a_h = _resize_matrix(h, d, x)  # (d, h)
+        a_w = _resize_matrix(w, d, x)  # (d, w)
+        folded = torch.einsum("kyx,yi->kix", first.weight.view(-1, d, d), a_h)
+        folded = torch.einsum("kix,xj->kij", folded, a_w).flatten(1)  # (hidden, h·w)
+        return F.linear(x.flatten(2), folded, first.bias)
 
 
 class _ResNet18Trunk(nn.Module):

@@ -86,6 +86,24 @@ def test_slam_resizes_only_to_compute_weights_and_gates_the_original_map():
         assert torch.allclose(gate(same), same * gate.mlp(same.flatten(2)).unsqueeze(-1))
 
 
+@pytest.mark.parametrize("d, h, w", [(32, 12, 12), (32, 6, 6), (16, 3, 3), (8, 1, 1), (32, 5, 7)])
+def test_slam_on_a_smaller_map_equals_upsampling_then_the_mlp(d, h, w):
+    """The folded first layer (no explicit upsampling) computes the same gate, and the same
+    gradients for the map and the weights, as ``F.interpolate`` to d×d followed by the MLP."""
+    torch.manual_seed(0)
+    gate = SLAM(d).double()
+    x = torch.rand(2, 4, h, w, dtype=torch.double, requires_grad=True)
+    ours = gate(x)
+    upsampled = F.interpolate(x, size=(d, d), mode="bilinear", align_corners=True)
+    reference = x * gate.mlp(upsampled.flatten(2)).unsqueeze(-1)
+    weights = [gate.mlp[0].weight, gate.mlp[0].bias, x]
+    grads = torch.autograd.grad((ours * ours).sum(), weights)
+    expected = torch.autograd.grad((reference * reference).sum(), weights)
+    torch.testing.assert_close(ours, reference, rtol=1e-12, atol=1e-12)
+    for got, want in zip(grads, expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
 def test_loss_is_0_9_score_mse_plus_0_1_map_mse(model):
     torch.manual_seed(1)
     x, y = torch.rand(3, 3, 64, 64), torch.tensor([0.1, 0.5, 0.9])
@@ -101,12 +119,15 @@ def test_loss_is_0_9_score_mse_plus_0_1_map_mse(model):
 
 
 def test_a_few_sgd_steps_lower_the_loss():
+    """A smoke test of the objective's gradients (that ICNet learns is tests/test_learning.py):
+    eight steps on four images, since one to three steps on two images move the loss by less than
+    its step-to-step noise (batch-norm statistics of two images)."""
     torch.manual_seed(0)
     net = icnet().train()
-    x, y = torch.rand(2, 3, 64, 64), torch.tensor([0.1, 0.9])
+    x, y = torch.rand(4, 3, 64, 64), torch.tensor([0.1, 0.4, 0.6, 0.9])
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     losses = []
-    for _ in range(3):
+    for _ in range(8):
         loss = net.loss(x, y)["loss"]
         opt.zero_grad()
         loss.backward()
@@ -114,7 +135,7 @@ def test_a_few_sgd_steps_lower_the_loss():
         losses.append(loss.item())
     with torch.no_grad():
         final = net.loss(x, y)["loss"].item()
-    assert final < losses[0], (losses, final)
+    assert final < 0.95 * losses[0], (losses, final)
 
 
 def test_recipe_is_frozen_data():
