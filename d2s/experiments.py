@@ -173,7 +173,7 @@ def table_cells(table: str, config: dict[str, Any]) -> list[Cell]:
         for target in spec["targets"]:
             for model in spec["models"]:
                 for seed in _seeds(config, table):
-                    source = RunSpec(ic, "official", model, "short", seed)
+                    source = same_or_default(RunSpec(ic, "official", model, "short", seed), config)
                     cells.append(Cell(model, target, CrossSpec(source, target)))
     elif table == "table4":
         for dataset in spec["datasets"]:
@@ -214,6 +214,13 @@ def table_cells(table: str, config: dict[str, Any]) -> list[Cell]:
     else:
         raise ValueError(f"no run matrix for {table!r}")
     return cells
+
+
+def same_or_default(spec: RunSpec, config: dict[str, Any]) -> RunSpec:
+    """``spec``, or its ``default``-variant run when both get the same ``d2s train`` keys (e.g.
+    a short protocol whose epochs equal the default's, as in the demo): one run, not two copies."""
+    default = RunSpec(spec.dataset, spec.split, spec.model, "default", spec.seed)
+    return default if run_overrides(spec, config) == run_overrides(default, config) else spec
 
 
 def eal_mode_comparison(probe: RunSpec, config: dict[str, Any]) -> RunSpec | None:

@@ -77,6 +77,22 @@ def _unique_runs(config, tables):
     return {c.spec if isinstance(c.spec, RunSpec) else c.spec.source for c in cells}
 
 
+def test_table3_sources_are_the_default_runs_only_when_the_short_protocol_is_the_same():
+    """Paper: 5 short epochs vs 20, separate source runs. Demo-like: equal epochs, one run."""
+    config = {
+        "experiments": {"ic9600": "demo", "table3": {"models": ["icnet"], "targets": ["t"]}},
+        "seeds": [1],
+        "resources": "res",
+        "training": {"epochs": 3},
+    }
+    for short_epochs, expected in ((2, "short"), (3, "default")):
+        [cell] = table_cells("table3", {**config, "short_epochs": short_epochs})
+        assert cell.spec.source.variant == expected
+    # epochs left to the model's recipe: the short run's explicit epochs may differ, keep both
+    [cell] = table_cells("table3", {**config, "training": {}, "short_epochs": 3})
+    assert cell.spec.source.variant == "short"
+
+
 def test_paper_matrix_run_counts_by_hand():
     cells = table_cells("table1", PAPER_CONFIG)
     assert len(cells) == 12 and len({c.spec for c in cells}) == 12  # 3 seeds x 4 models

@@ -65,7 +65,11 @@ def make_optimizer(config: TrainConfig, task: Task, steps_per_epoch: int):
         lr_lambda = icnet_lr_lambda(recipe, steps_per_epoch)
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda), True
     # D2S (docs/design.md §1): AdamW, one lr for all, cosine annealing per epoch down to min_lr.
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    # foreach: the multi-tensor update, torch's default on CUDA, on every device (on CPU torch
+    # would loop per tensor, about 2x slower per step for the same update rule)
+    optimizer = torch.optim.AdamW(
+        params, lr=config.lr, weight_decay=config.weight_decay, foreach=True
+    )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=config.epochs, eta_min=config.min_lr
     )
