@@ -5,7 +5,8 @@ It measures, on one device, and writes one JSON plus a Markdown summary (issue 1
 - inference latency of D2S-R18/R50, ICNet and ICCORN at 512², batch 1 (the paper's protocol,
   docs/design.md §4: eval mode, ``inference_mode``, median), and batch-32 throughput;
 - the D2S (EAL + FAL, full buffers: 40 refreshed entries per step) and vision-only training
-  step of D2S-R18 in fp32 and bf16, images from a decoded-image cache held on the device
+  step of D2S-R18 in fp32 and bf16 (the momentum model at ``momentum_precision: auto``, fp16 on
+  CUDA as released), images from a decoded-image cache held on the device
   (:class:`d2s.training.loading.DeviceImages`: flip and normalisation there);
 - data-path throughput per worker: JPEG decode vs the decoded-image cache (host);
 - one tiny random-weight BLIP generation in fp32 and bf16 (:mod:`d2s.captions.tiny`; a
@@ -25,6 +26,7 @@ from typing import Any
 
 import torch
 
+from d2s.alignment import resolve_momentum_precision
 from d2s.bench import build_latency_model, runtime_info
 from d2s.io import atomic_write_text
 from d2s.models.table import model_spec, table1_models
@@ -96,6 +98,7 @@ def _make_step(kind: str, precision: str, profile: dict, images, pool: int, devi
         use_fal=aligned,
         buffer_size=profile["buffer"],
         refresh_steps=profile["refresh_steps"],
+        device=str(device),  # momentum_precision auto resolves for this device
     )
     cfg = objective_config(run)
     objective = D2SObjective(model, cfg).to(device)
@@ -197,7 +200,8 @@ def markdown(report: dict) -> str:
     for name, row in report["latency"].items():
         rate = next(v for k, v in row.items() if k.startswith("throughput"))
         lines.append(f"| {name} | {row['params_m']} | {row['latency_ms_batch1']} | {rate} |")
-    lines += ["", "| training step (d2s-r18) | ms |", "|---|---|"]
+    mom = info["momentum_precision"]
+    lines += ["", f"| training step (d2s-r18; momentum model {mom}) | ms |", "|---|---|"]
     for name, row in report["training"].items():
         value = row.get("step_ms", row.get("d2s_over_vision_only"))
         lines.append(f"| {name} | {value} |")
@@ -223,7 +227,11 @@ def run_check(device: str, out: Path, profile: str | None = None) -> dict:
         report = {
             "profile": profile,
             "settings": settings,
-            "runtime": runtime_info(device_t),
+            # the D2S steps' momentum model runs at momentum_precision auto for this device
+            "runtime": {
+                **runtime_info(device_t),
+                "momentum_precision": resolve_momentum_precision("auto", device_t),
+            },
             "latency": latency(settings, device_t),
             "training": training_steps(settings, device_t),
             "data_path": data_path(settings, Path(tmp)),

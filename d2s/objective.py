@@ -26,6 +26,9 @@ class ObjectiveConfig:
     buffer_size: int
     momentum: float
     refresh_steps: int
+    # autocast dtype of the momentum model's forward (None: fp32); resolved from
+    # ``momentum_precision`` for the run's device
+    momentum_dtype: torch.dtype | None
 
 
 class D2SObjective(nn.Module):
@@ -41,7 +44,12 @@ class D2SObjective(nn.Module):
         self.config = config
         self.alignment = (
             EntropyAlignment(
-                model, config.buffer_size, config.momentum, config.refresh_steps, config.eal_mode
+                model,
+                config.buffer_size,
+                config.momentum,
+                config.refresh_steps,
+                config.eal_mode,
+                config.momentum_dtype,
             )
             if config.use_eal
             else None

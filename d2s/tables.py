@@ -22,7 +22,7 @@ from d2s.io import atomic_write_text
 
 METRICS = ("srcc", "plcc", "rmse", "rmae")
 #: The options that produced a number, carried from every run's metrics.json into every table row.
-PROTOCOL_LABELS = ("eal_mode", "select", "precision", "recipe")
+PROTOCOL_LABELS = ("eal_mode", "select", "precision", "momentum_precision", "recipe")
 TITLES = {
     "table1": "Table 1: IC9600 comparison (mean ± std over seeds)",
     "table2": "Table 2: small-sample training (SST@X, short protocol)",

@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from d2s.alignment import EntropyAlignment, EntropyBuffer, MomentumModel
+import d2s.alignment
+from d2s.alignment import (
+    EntropyAlignment,
+    EntropyBuffer,
+    MomentumModel,
+    momentum_dtype,
+    resolve_momentum_precision,
+)
 from d2s.losses import energy_distance, entropy
 from d2s.models import build
 from d2s.training.config import TrainConfig
@@ -186,3 +193,67 @@ def test_after_step_updates_mom_then_refreshes_old_entries(model):
 def test_unknown_eal_mode_is_rejected(model):
     with pytest.raises(ValueError, match="eal_mode"):
         alignment(model, PAPER.buffer_size, eal_mode="both")
+
+
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_auto_momentum_precision_is_released_fp16_on_cuda_and_native_bf16_on_cpu(
+    monkeypatch, native_bf16
+):
+    monkeypatch.setattr(d2s.alignment, "cpu_has_native_bf16", lambda: native_bf16)
+    assert resolve_momentum_precision("auto", torch.device("cuda")) == "fp16"
+    assert resolve_momentum_precision("auto", torch.device("cpu")) == (
+        "bf16" if native_bf16 else "fp32"
+    )
+    for explicit in ("fp16", "bf16", "fp32"):
+        assert resolve_momentum_precision(explicit, torch.device("cpu")) == explicit
+    assert momentum_dtype("fp32") is None and momentum_dtype("bf16") is torch.bfloat16
+
+
+def test_momentum_precision_sets_the_mom_forward_only(model):
+    images = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    exact = MomentumModel(model, PAPER.momentum)  # fp32
+    half = MomentumModel(model, PAPER.momentum, torch.bfloat16)
+    reference = exact.visual_entropy(images)
+    lowered = half.visual_entropy(images)
+    assert lowered.dtype == reference.dtype == torch.float32
+    assert not torch.equal(lowered, reference)  # it did run in bf16
+    assert torch.allclose(lowered, reference, rtol=1e-2)
+    assert all(p.dtype == torch.float32 for p in half.parameters())  # weights and EMA stay fp32
+    # fp32 means fp32 even inside a bf16 training forward
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(exact.visual_entropy(images), reference)
+
+
+def test_released_eal_weights_do_not_depend_on_momentum_precision():
+    """Under eal_mode released the EAL term carries no gradient, so the MoM's precision changes
+    the logged EAL value but not one weight of the online model."""
+    from d2s.objective import D2SObjective
+    from d2s.training.tasks import objective_config
+
+    logged, weights = {}, {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        online = build("d2s-r18", proj_dim=512)
+        config = TrainConfig(buffer_size=8, refresh_steps=4, momentum_precision=precision)
+        objective = D2SObjective(online, objective_config(config))
+        optimizer = torch.optim.AdamW(online.parameters(), lr=1e-3)
+        gen = torch.Generator().manual_seed(1)
+        store = torch.randn(16, 3, 32, 32, generator=gen)
+        for step in range(4):
+            ids = torch.arange(4 * step, 4 * step + 4)
+            parts = objective(
+                online,
+                store[ids],
+                torch.rand(4, generator=gen),
+                torch.randn(4, 512, generator=gen),
+                torch.rand(4, generator=gen) + 5,
+                ids,
+            )
+            optimizer.zero_grad()
+            parts["loss"].backward()
+            optimizer.step()
+            objective.after_step(online, store.__getitem__)
+        logged[precision] = parts["eal"].item()
+        weights[precision] = [p.detach().clone() for p in online.parameters()]
+    assert logged["fp32"] > 0 and logged["fp32"] != logged["bf16"]
+    assert all(map(torch.equal, weights["fp32"], weights["bf16"]))

@@ -107,6 +107,8 @@ def test_benchmark_end_to_end_step_ratio(benchmark, paper_root):
     d2s, vision = best["d2s"], best["vision-only"]
     benchmark.group = "end-to-end training step (d2s-r18, 512 px, batch 32, data included)"
     benchmark.extra_info.update(d2s=d2s, vision_only=vision)
+    # the momentum model's precision as it ran (auto: bf16 on a CPU with native bf16)
+    benchmark.extra_info["momentum_precision"] = runs["d2s"][0].config.momentum_precision_resolved
     benchmark.extra_info["end_to_end_d2s_over_vision_only"] = round(
         d2s["step_ms"] / vision["step_ms"], 3
     )

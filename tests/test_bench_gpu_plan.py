@@ -23,6 +23,7 @@ def gpu_json(tmp_path_factory):
 def test_gpu_check_runs_tiny_on_the_cpu_and_writes_json_and_markdown(gpu_json):
     report = json.loads(gpu_json.read_text())
     assert report["profile"] == "tiny" and report["runtime"]["device"] == "cpu"
+    assert report["runtime"]["momentum_precision"] in ("bf16", "fp32")  # auto on a CPU
     assert set(report["latency"]) == {"d2s-r18", "d2s-r50", "icnet", "iccorn"}
     for row in report["latency"].values():
         assert row["latency_ms_batch1"] > 0 and row["params_m"] > 0
@@ -38,6 +39,7 @@ def test_gpu_check_runs_tiny_on_the_cpu_and_writes_json_and_markdown(gpu_json):
     assert "skipped" in report["blip"]["bf16"]  # bf16 captioning is CUDA-only
     summary = gpu_json.with_suffix(".md").read_text()
     assert "| d2s-r18 |" in summary and "Data path per worker" in summary
+    assert f"momentum model {report['runtime']['momentum_precision']}" in summary
 
 
 def test_plan_sums_the_workflow_runs_per_table(gpu_json, capsys):

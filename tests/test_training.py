@@ -263,6 +263,7 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
         ({"epochz": 3}, "unknown config key 'epochz' \\(did you mean 'epochs'\\?\\)"),
         ({"epochs": "many"}, "'epochs': 'many' is not a valid int"),
         ({"eal_mode": "both"}, "'eal_mode': 'both' is not one of"),
+        ({"momentum_precision": "fp8"}, "'momentum_precision': 'fp8' is not one of"),
         ({"select": "test"}, "'select'"),
         ({"model": "vit"}, "unknown model 'vit'"),
         ({"captions": None}, "needs 'captions'"),

@@ -121,6 +121,11 @@ class TrainConfig:
     # fp32 as the released code trains D2S (TF32 matmuls/convolutions allowed on CUDA); bf16 =
     # autocast for the training forward only. Selection and test predictions are always fp32.
     precision: str = "fp32"
+    # the momentum model's forward (it only ever infers): fp16 autocast as the released code, bf16,
+    # or fp32; auto = fp16 on CUDA, bf16 on a CPU with native bf16 (AMX / AVX512-BF16), else fp32
+    # (d2s.alignment.resolve_momentum_precision). Under eal_mode released it changes only the
+    # logged EAL value (that term carries no gradient); under online it enters the gradient.
+    momentum_precision: str = "auto"
     # cudnn.deterministic = True, cudnn.benchmark = False on CUDA, as the released code sets them;
     # false trades bitwise repeatability for speed.
     cudnn_deterministic: bool = True
@@ -168,6 +173,14 @@ class TrainConfig:
         from d2s.models import model_spec
 
         return model_spec(self.model).reads_text
+
+    @property
+    def momentum_precision_resolved(self) -> str:
+        """``momentum_precision`` as it runs on this run's device (``auto`` resolved)."""
+        from d2s.alignment import resolve_momentum_precision
+        from d2s.training.step import resolve_device
+
+        return resolve_momentum_precision(self.momentum_precision, resolve_device(self.device))
 
     @property
     def eal_mode_label(self) -> str | None:

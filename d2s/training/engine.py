@@ -330,6 +330,8 @@ class Run(DataPath):
             "eal_mode": cfg.eal_mode_label,
             "select": cfg.select,
             "precision": cfg.precision,
+            # the MoM's precision as it ran (EAL runs only: no other run has a momentum model)
+            "momentum_precision": cfg.momentum_precision_resolved if cfg.eal_mode_label else None,
             "recipe": cfg.recipe,
             "lr": cfg.lr,
             "selected_epoch": selected["epoch"],

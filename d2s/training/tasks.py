@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from d2s.alignment import momentum_dtype
 from d2s.losses import LossWeights
 from d2s.models import build, model_spec
 from d2s.models.table import IMAGES, Inputs, trainable_models
@@ -40,6 +41,7 @@ def objective_config(config: TrainConfig) -> ObjectiveConfig:
         buffer_size=config.buffer_size,
         momentum=config.momentum,
         refresh_steps=config.refresh_steps,
+        momentum_dtype=momentum_dtype(config.momentum_precision_resolved),
     )
 
 

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from d2s.alignment import EAL_MODES
+from d2s.alignment import EAL_MODES, MOMENTUM_PRECISIONS
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -95,6 +95,7 @@ def validate(config: TrainConfig) -> None:
             )
     one_of("eal_mode", EAL_MODES)
     one_of("precision", PRECISIONS)
+    one_of("momentum_precision", MOMENTUM_PRECISIONS)
     one_of("select", SELECT_PROTOCOLS)
     one_of("recipe", RECIPES)
     one_of("image_cache_device", CACHE_DEVICE_MODES)
