@@ -5,11 +5,16 @@ content plus fine texture, unlike the demo's tiny drawings), so the decode cost 
 Measured (issue 15): the per-image decode path against the decoded-image cache, per worker; the
 main process's time per step for the momentum model's refresh; and whole training steps, data
 included, of D2S (EAL with a full buffer, so every step refreshes ``len // refresh_steps``
-entries) against the vision-only ablation, through the engine's own loader and step.
+entries) against the vision-only ablation, through the engine's own loader and step; and the
+"GPU-like" regime of whole ``d2s train`` runs at 32 px, where model compute is small and the data
+path and the per-epoch work show (:func:`marginal_epoch_ms_per_image`).
 """
 
 from __future__ import annotations
 
+import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -143,3 +148,52 @@ def refresh_ms_per_step(run, task, split, steps: int) -> tuple[float, int]:
         if done == steps:
             break
     return 1000 * spent / max(1, done), refreshed
+
+
+#: Issue 15's GPU-like regime: ``d2s train`` of D2S-R18 (EAL + FAL; buffer 128 / refresh_steps 4
+#: = 32 refreshed entries per step) against the vision-only ablation, 128 training JPEGs of
+#: 1024×768 (171 written: three quarters train), 32 px, batch 32; the cost of epochs 1→4.
+GPU_LIKE = dict(count=171, jpeg=(1024, 768), size=32, batch=32, buffer=128, refresh_steps=4)
+
+
+def train_cli_seconds(root: Path, out: Path, kind: str, epochs: int, setting: dict) -> float:
+    """Wall seconds of one ``d2s train`` process on ``root`` as a user runs it (progress on)."""
+    args = [
+        *(sys.executable, "-m", "d2s", "train", "--out", str(out)),
+        *(f"root={root}", f"captions={Path(root) / 'captions.tsv'}", f"epochs={epochs}"),
+        *(f"image_size={setting['size']}", f"batch_size={setting['batch']}"),
+        *(f"buffer_size={setting['buffer']}", f"refresh_steps={setting['refresh_steps']}"),
+        *("pretrained=false", "clip_weights=random", "device=cpu"),
+        *(f"image_cache={Path(root) / 'cache'}", f"text_cache={Path(root) / 'text-cache'}"),
+    ]
+    if kind == "vision-only":
+        args += ["use_eal=false", "use_fal=false"]
+    start = time.perf_counter()
+    subprocess.run(args, check=True, capture_output=True, text=True)
+    return time.perf_counter() - start
+
+
+def marginal_epoch_ms_per_image(
+    root: Path, setting: dict, epochs: tuple[int, int] = (1, 4), repeats: int = 3
+) -> dict[str, float]:
+    """Milliseconds per training image of the extra epochs (``epochs[1] - epochs[0]``) of
+    ``d2s train``, D2S vs vision-only: start-up (imports, model build, caches) cancels out. A
+    warm-up run builds the image and caption caches first; the four runs of a repeat are
+    interleaved so machine load hits both kinds alike; medians over ``repeats``."""
+    train = len((Path(root) / "train.txt").read_text().splitlines())
+    train_cli_seconds(root, Path(root) / "runs" / "warm-up", "d2s", epochs[0], setting)
+    per_image: dict[str, list[float]] = {"d2s": [], "vision-only": []}
+    for repeat in range(repeats):
+        for kind in per_image:
+            short, long = (
+                train_cli_seconds(
+                    root, Path(root) / "runs" / f"{kind}-{n}-{repeat}", kind, n, setting
+                )
+                for n in epochs
+            )
+            per_image[kind].append(1000 * (long - short) / (epochs[1] - epochs[0]) / train)
+    out = {f"{kind}_ms_per_image": round(statistics.median(v), 2) for kind, v in per_image.items()}
+    out["d2s_over_vision_only"] = round(
+        out["d2s_ms_per_image"] / out["vision-only_ms_per_image"], 3
+    )
+    return out
