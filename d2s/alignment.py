@@ -139,7 +139,7 @@ class MomentumModel(nn.Module):
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must lie in [0, 1], got {momentum}")
         self.momentum = momentum
-        self.dtype = dtype
+        self.autocast_dtype = dtype
         self.module = copy.deepcopy(model)
         self.module.requires_grad_(False)
         self.module.eval()
@@ -159,7 +159,9 @@ class MomentumModel(nn.Module):
     def visual_entropy(self, images: torch.Tensor) -> torch.Tensor:
         """Entropies ``(B,)`` of the projected visual features of ``images`` (fp32)."""
         precision = torch.autocast(
-            images.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None
+            images.device.type,
+            dtype=self.autocast_dtype or torch.float32,
+            enabled=self.autocast_dtype is not None,
         )
         with precision:
             _, projected = self.module.forward_train(
