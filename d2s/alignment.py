@@ -22,8 +22,8 @@ EAL_MODES: tuple[str, ...] = ("released", "online")
 #: Precisions of the momentum model's forward (``momentum_precision``): ``fp16`` autocast as the
 #: released code runs it, ``bf16`` autocast, plain ``fp32``; ``auto`` picks per device
 #: (:func:`resolve_momentum_precision`).
-MOMENTUM_PRECISIONS: tuple[str, ...] = ("auto", "fp16", "bf16", "fp32")
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": None}
+MOMENTUM_PRECISIONS: tuple[str, ...] = ("auto", *_DTYPES)
 
 
 def cpu_has_native_bf16() -> bool:
