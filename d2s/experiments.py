@@ -67,7 +67,8 @@ def variant_overrides(variant: str, config: dict[str, Any]) -> dict[str, Any]:
     ``no-align`` / ``eal-only`` / ``fal-only`` (Table 5), ``M<n>`` / ``mom<m>`` / ``steps<n>``
     (Table 6), ``eal<w>`` / ``fal<w>`` (Figs. 10–11), ``cap-<captioner>`` (Table 7),
     ``sel-<protocol>`` (Table 1's extra selection groups), ``ealmode-<mode>`` (Figs. 4(d)/14 for
-    the other ``eal_mode``).
+    the other ``eal_mode``; Table 5's controls under it), ``captions-<control>`` (Table 5's
+    caption controls: ``caption_control`` shuffled / constant).
     """
     out: dict[str, Any] = {}
     if variant == "default":
@@ -100,6 +101,8 @@ def variant_overrides(variant: str, config: dict[str, Any]) -> dict[str, Any]:
             out["select"] = m[1]  # checked against the selection protocols by d2s train
         elif m := re.fullmatch(r"ealmode-([a-z]+)", token):
             out["eal_mode"] = m[1]  # checked against EAL_MODES by d2s train
+        elif m := re.fullmatch(r"captions-([a-z]+)", token):
+            out["caption_control"] = m[1]  # checked against CAPTION_CONTROLS by d2s train
         else:
             raise ValueError(f"unknown variant token {token!r} in {variant!r}")
     return out
@@ -131,11 +134,13 @@ class CrossSpec:
 
 @dataclass(frozen=True)
 class Cell:
-    """One table entry: a row label, a column group and the run (or evaluation) behind it."""
+    """One table entry: a row label, a column group and the run (or evaluation) behind it;
+    ``reference`` marks the row the group's other rows are compared with (d2s.significance)."""
 
     row: str
     group: str
     spec: RunSpec | CrossSpec
+    reference: bool = False
 
     @property
     def model(self) -> str:
@@ -186,6 +191,7 @@ def table_cells(table: str, config: dict[str, Any]) -> list[Cell]:
         for case, (model, variant) in TABLE5_CASES.items():
             for seed in _seeds(config, table):
                 cells.append(Cell(case, "", RunSpec(ic, "official", model, variant, seed)))
+        cells += caption_control_cells(config)
     elif table == "table6":
         defaults = training_defaults(config)
         grid = [("M", "buffer_size", v) for v in spec["buffer_sizes"]]
@@ -213,6 +219,39 @@ def table_cells(table: str, config: dict[str, Any]) -> list[Cell]:
                     cells.append(Cell(model, f"{key}_weight={weight}", run))
     else:
         raise ValueError(f"no run matrix for {table!r}")
+    return cells
+
+
+#: Table 5's caption controls: the full model of case (e), over Table 1's seeds.
+CONTROL_MODEL = TABLE5_CASES["(e)"][0]
+REAL_CAPTIONS = "real captions"
+
+
+def caption_control_cells(config: dict[str, Any]) -> list[Cell]:
+    """Table 5's caption controls (docs/design.md §1.4): the full D2S-R18 trained on each of
+    ``experiments.table5.caption_controls`` (``shuffled``, ``constant``) under each of
+    ``control_eal_modes`` (default: the protocol's), with Table 1's seeds. Each EAL mode is a
+    column group whose reference is the real-caption run of the same seeds (Table 1's own runs
+    under the protocol's mode), so each verdict tests the gain without the image–caption pairing.
+    """
+    exp = config["experiments"]
+    spec = exp.get("table5") or {}
+    controls = spec.get("caption_controls") or []
+    if not controls:
+        return []
+    protocol = training_defaults(config)["eal_mode"]
+    protocol = (config.get("protocol") or {}).get("eal_mode", protocol)
+    seeds = list((exp.get("table1") or {}).get("seeds", config["seeds"]))
+    cells: list[Cell] = []
+    for mode in spec.get("control_eal_modes") or [protocol]:
+        tokens = [] if mode == protocol else [f"ealmode-{mode}"]
+        group = f"captions, eal_mode {mode}"
+        for control in ("real", *controls):
+            variant = "_".join([*tokens, *([] if control == "real" else [f"captions-{control}"])])
+            for seed in seeds:
+                run = RunSpec(exp["ic9600"], "official", CONTROL_MODEL, variant or "default", seed)
+                row = REAL_CAPTIONS if control == "real" else f"{control} captions"
+                cells.append(Cell(row, group, run, reference=control == "real"))
     return cells
 
 

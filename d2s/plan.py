@@ -7,7 +7,8 @@ forward only). The step time comes from a benchmark JSON: ``d2s bench gpu``'s (t
 the device, data on the device) or ``pytest --benchmark-only tests/test_bench_data.py``'s
 (end-to-end steps, data included). It is scaled to each run's batch size and image size (pixels).
 D2S runs with EAL pay the D2S step; every other run (ablations without EAL, ICNet/ICCORN, the
-caption models) is costed at the vision-only step, an approximation the output says.
+caption models) is costed at the vision-only step, an approximation the output says. A line after
+the tables gives the share of the runs Table 5's caption controls add.
 """
 
 from __future__ import annotations
@@ -133,6 +134,11 @@ def plan(config: dict, costs: dict) -> list[dict]:
             hours += seen[spec][0]
             steps += seen[spec][1]
         rows.append({"table": table, "runs": len(specs), "steps": int(steps), "hours": hours})
+    added = control_runs(config)
+    if added:
+        hours = sum(seen[spec][0] for spec in added)
+        steps = sum(seen[spec][1] for spec in added)
+        rows.append({"table": CONTROLS_ROW, "runs": len(added), "steps": steps, "hours": hours})
     total_hours = sum(h for h, _ in seen.values())
     total_steps = sum(s for _, s in seen.values())
     rows.append(
@@ -144,6 +150,21 @@ def plan(config: dict, costs: dict) -> list[dict]:
         }
     )
     return rows
+
+
+#: The plan's line for the runs Table 5's caption controls add (already counted in table5).
+CONTROLS_ROW = "of which caption controls"
+
+
+def control_runs(config: dict) -> list[RunSpec]:
+    """The runs Table 5's caption controls add to the matrix: the control runs, and real-caption
+    references no other table trains (e.g. under the other ``eal_mode``)."""
+    import copy
+
+    base = copy.deepcopy(config)
+    ((base.get("experiments") or {}).get("table5") or {}).pop("caption_controls", None)
+    known = set(matrix_runs(base))
+    return [spec for spec in matrix_runs(config) if spec not in known]
 
 
 def matrix_runs(config: dict) -> list[RunSpec]:

@@ -15,7 +15,9 @@ scored on the same test images) two numbers are reported per correlation metric 
 Verdict: ``better`` where the interval lies above 0, ``worse`` where it lies below 0, else ``not
 distinguishable``. The reference of a group is its strongest baseline by mean SRCC (the
 literature's vision-only models, e.g. ICNet, ICCORN); in a group without a baseline (ablations,
-sweeps) it is the group's strongest row. The reference row itself is marked ``reference``.
+sweeps) it is the group's strongest row; a group that names its reference (a ``reference`` column,
+e.g. Table 5's caption controls: the real-caption run) uses that row. The reference row itself is
+marked ``reference``.
 """
 
 from __future__ import annotations
@@ -111,6 +113,10 @@ def reference_rows(runs: pd.DataFrame, is_baseline: Callable[[str], bool]) -> di
     """Per column group, the row every other row is compared with (see the module docstring)."""
     refs = {}
     for group, part in runs.groupby("group", sort=False):
+        named = part["reference"].astype(bool) if "reference" in part else None
+        if named is not None and named.any():
+            refs[group] = part.loc[named, "row"].iloc[0]
+            continue
         models = part.groupby("row", sort=False)["model"].first()
         strength = part.groupby("row", sort=False)["srcc"].mean()
         baselines = strength[models.map(is_baseline).to_numpy(dtype=bool)]

@@ -22,7 +22,22 @@ from d2s.io import atomic_write_text
 
 METRICS = ("srcc", "plcc", "rmse", "rmae")
 #: The options that produced a number, carried from every run's metrics.json into every table row.
-PROTOCOL_LABELS = ("eal_mode", "select", "precision", "momentum_precision", "recipe")
+PROTOCOL_LABELS = (
+    "eal_mode",
+    "select",
+    "precision",
+    "momentum_precision",
+    "recipe",
+    "caption_control",
+)
+#: How a caption control's verdict against the real-caption run reads (docs/design.md §1.4).
+CONTROL_READINGS = {
+    "worse": "the gain needs the real pairing (these captions score lower)",
+    "not distinguishable": "the gain survives losing the pairing: not shown to be semantic",
+    "better": "the gain survives losing the pairing: not semantic",
+    "not computed": "no verdict (no predictions to compare)",
+}
+CONTROL_NOTE = "caption control: "
 TITLES = {
     "table1": "Table 1: IC9600 comparison (mean ± std over seeds)",
     "table2": "Table 2: small-sample training (SST@X, short protocol)",
@@ -66,6 +81,7 @@ def collect(cells: list[Cell], results: str) -> pd.DataFrame:
                 "group": cell.group,
                 "model": cell.model,
                 "seed": data.get("seed"),
+                "reference": cell.reference,
                 **{m: data[m] for m in METRICS},
                 **{key: data.get(key) or "" for key in PROTOCOL_LABELS},
                 "run_label": data.get("run_label") or "",
@@ -201,7 +217,42 @@ def render_markdown(table: str, frame: pd.DataFrame, meta: dict[str, str]) -> st
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
     lines += significance.render_markdown(frame)
+    lines += _control_markdown(frame)
     return "\n".join(lines) + "\n"
+
+
+def read_controls(frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Each caption control's verdict against its real-caption row, read in words in ``note``
+    (the groups whose reference row is named: Table 5's caption controls)."""
+    if "reference" not in runs or not runs["reference"].any():
+        return frame
+    groups = set(runs.loc[runs["reference"].astype(bool), "group"])
+    frame = frame.copy()
+    hit = frame["group"].isin(groups) & frame["verdict"].isin(list(CONTROL_READINGS))
+    frame.loc[hit, "note"] = CONTROL_NOTE + frame.loc[hit, "verdict"].map(CONTROL_READINGS)
+    return frame
+
+
+def _control_markdown(frame: pd.DataFrame) -> list[str]:
+    """The caption controls' readings (empty when the table has none)."""
+    notes = frame["note"].astype(str)
+    picked = frame[notes.str.startswith(CONTROL_NOTE) & (frame["metric"] == "srcc")]
+    if picked.empty:
+        return []
+    lines = [
+        "",
+        "## Is the gain semantic? (caption controls vs the real-caption run of the same seeds)",
+        "",
+        "A gain that survives shuffled captions (or one caption for all) does not come from "
+        "what the captions say about their images.",
+        "",
+        "| row | group | SRCC verdict | reading |",
+        "|---|---|---|---|",
+    ]
+    for _, rec in picked.iterrows():
+        reading = str(rec["note"])[len(CONTROL_NOTE) :]
+        lines.append(f"| {rec['row']} | {rec['group']} | {rec['verdict']} | {reading} |")
+    return lines
 
 
 def write_table(table: str, frame: pd.DataFrame, out_csv: str | Path, meta: dict[str, str]) -> None:
@@ -276,7 +327,7 @@ def build_table(
         labels = summary[["row", *PROTOCOL_LABELS, "run_label"]].drop_duplicates("row")
         summary = pd.concat([summary, extra_rows.merge(labels, on="row", how="left")])
     paper = read_paper(paper_csv) if paper_csv and Path(paper_csv).is_file() else None
-    frame = finish(table, with_paper(summary, paper), meta)
+    frame = finish(table, read_controls(with_paper(summary, paper), runs), meta)
     write_table(table, frame, out_csv, meta)
     return frame
 

@@ -69,7 +69,14 @@ def test_every_paper_table_and_captions_once_per_dataset(checkout):
     done = _dry_run(checkout, "results/all", "--configfile", "placed.yaml")
     assert done.returncode == 0, done.stderr[-2000:]
     jobs = _job_counts(done.stdout)
-    assert jobs["train"] == 180  # counted by hand from Tables 1-7 and Figs. 10-11
+    # counted by hand from Tables 1-7 and Figs. 10-11: 180, plus Table 5's caption controls (2
+    # controls x 3 seeds under each EAL mode, and the real-caption runs under the online one)
+    assert jobs["train"] == 180 + 2 * 6 + 3
+    assert "results/runs/ic9600/official/d2s-r18/captions-constant/seed826/metrics.json" in (
+        done.stdout
+    )
+    online = "results/runs/ic9600/official/d2s-r18/ealmode-online_captions-shuffled/seed1215/"
+    assert online + "metrics.json" in done.stdout
     assert jobs["evaluate_cross"] == 48  # 12 short runs x 4 target sets
     # BLIP for IC9600 and the three IQA sets, Florence-2 CapI-III for IC9600: each once
     assert jobs["captions"] == 7 and jobs["text_features"] == 7
@@ -91,9 +98,14 @@ def test_demo_dag_is_self_contained(checkout):
     jobs = _job_counts(done.stdout)
     assert jobs["data_demo"] == 1 and "data_place" not in jobs and "data_fetch" not in jobs
     assert jobs["captions_demo"] == 2 and "captions" not in jobs  # scene descriptions, no BLIP
-    # 12 (Table 1) + 3 (Table 1's select: val group, D2S-R18) + 16 trimmed extras; Table 3's
-    # sources are Table 1's seed-42 runs (the demo's short protocol has Table 1's epochs)
-    assert jobs["train"] == 31 and jobs["table"] == 10
+    # 12 (Table 1) + 3 (Table 1's select: val group, D2S-R18) + 16 trimmed extras + 6 caption
+    # controls (Table 5: shuffled / constant on Table 1's seeds; their reference is Table 1's
+    # D2S-R18); Table 3's sources are Table 1's seed-42 runs (short protocol = Table 1's epochs)
+    assert jobs["train"] == 37 and jobs["table"] == 10
+    for control in ("shuffled", "constant"):
+        for seed in (42, 826, 1215):
+            run = f"official/d2s-r18/captions-{control}/seed{seed}/metrics.json"
+            assert f"results/demo/runs/demo/{run}" in done.stdout
     assert "official/icnet/short/" not in done.stdout
     assert "results/demo/runs/demo/official/d2s-r50/default/seed1215/metrics.json" in done.stdout
     assert "results/runs/" not in done.stdout  # demo results never land beside paper results

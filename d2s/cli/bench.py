@@ -191,7 +191,7 @@ def run_plan(args: argparse.Namespace) -> int:
         )
         for row in plan(config, costs):
             print(
-                f"  {row['table']:<22} {row['runs']:>5} runs {row['steps']:>10} steps "
+                f"  {row['table']:<25} {row['runs']:>5} runs {row['steps']:>10} steps "
                 f"{row['hours']:>10.1f} h"
             )
     print("(non-EAL runs are costed at the vision-only step; see d2s/plan.py)")

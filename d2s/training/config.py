@@ -80,6 +80,10 @@ class TrainConfig:
     captions: str | None = None
     # pre-computed caption features (d2s text-features); replaces captions
     text_features: str | None = None
+    # negative control of the text guidance (docs/design.md §1.4): none (the real captions),
+    # shuffled (a seeded permutation without fixed points of the training captions) or constant
+    # (one training caption for every image); the same features, re-paired in training only
+    caption_control: str = "none"
     # open_clip weights of the frozen text encoder (a tag, a file, or random)
     clip_weights: str = "laion2b_s34b_b79k"
     # cache folder of encoded captions
@@ -188,6 +192,11 @@ class TrainConfig:
         from d2s.models import model_spec
 
         return self.eal_mode if model_spec(self.model).labels_eal_mode(self.use_eal) else None
+
+    @property
+    def caption_control_label(self) -> str | None:
+        """The ``caption_control`` a result records: only runs that train with captions have one."""
+        return self.caption_control if self.needs_text else None
 
 
 def recipe_defaults(recipe: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from d2s.metrics import MetricError
 
 from .checkpoint import CheckpointError, load_weights, read_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .controls import apply_caption_control
 from .data import (
     Split,
     attach_text,
@@ -138,6 +139,7 @@ class Run(DataPath):
                 desc="check images",
             )
         train = self._split("train", train_items, cfg.needs_text)
+        apply_caption_control(train, cfg.caption_control, cfg.seed)
         if selection_items is not None:
             selection = self._split("val", selection_items, cfg.text_at_test)
         else:  # select: test-plcc — the released protocol picks the epoch on the test set
@@ -328,6 +330,7 @@ class Run(DataPath):
             "test_split": cfg.test_split,
             "seed": cfg.seed,
             "eal_mode": cfg.eal_mode_label,
+            "caption_control": cfg.caption_control_label,
             "select": cfg.select,
             "precision": cfg.precision,
             # the MoM's precision as it ran (EAL runs only: no other run has a momentum model)

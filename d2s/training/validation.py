@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from d2s.alignment import EAL_MODES, MOMENTUM_PRECISIONS
 
+from .controls import CAPTION_CONTROLS
+
 if TYPE_CHECKING:
     from .config import TrainConfig
 
@@ -99,6 +101,7 @@ def validate(config: TrainConfig) -> None:
     one_of("select", SELECT_PROTOCOLS)
     one_of("recipe", RECIPES)
     one_of("image_cache_device", CACHE_DEVICE_MODES)
+    one_of("caption_control", CAPTION_CONTROLS)
     if config.image_cache == "off" and config.image_cache_device == "always":
         raise ConfigError(
             "config key 'image_cache_device': 'always' needs the image cache; "
@@ -133,4 +136,24 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError(
             f"model {config.model!r} with EAL/FAL or text input needs 'captions' "
             "(a caption TSV: image<TAB>caption) or 'text_features' (from d2s text-features)"
+        )
+    check_caption_control(config)
+
+
+def check_caption_control(config: TrainConfig) -> None:
+    """A caption control re-pairs the captions a D2S model aligns to in training: refused where
+    the run trains without captions or reads them at test time (it would control nothing, or
+    change the model's input rather than its teacher)."""
+    if config.caption_control == "none":
+        return
+    where = f"config key 'caption_control': {config.caption_control!r}"
+    if config.text_at_test:
+        raise ConfigError(
+            f"{where} applies to D2S models (captions in training only); model "
+            f"{config.model!r} reads captions at test time"
+        )
+    if not config.needs_text:
+        raise ConfigError(
+            f"{where} has nothing to control: model {config.model!r} with use_eal and use_fal "
+            "off trains without captions"
         )
