@@ -197,7 +197,7 @@ def render_markdown(frame: pd.DataFrame) -> list[str]:
         header += [f"Δ{metric.upper()} per seed", f"{metric.upper()} 95% CI", "verdict"]
     lines = [
         "",
-        "## Is a difference real? (each row vs its group's strongest baseline)",
+        "## Is a difference real? (each row vs its group's strongest baseline or named reference)",
         "",
         f"Per-seed paired difference (mean ± std) and a paired bootstrap {LEVEL:.0%} interval "
         f"over test images ({RESAMPLES} resamples, seed {SEED}).",

@@ -217,3 +217,40 @@ def test_plan_costs_the_runs_the_controls_add():
     assert rows["table5"]["runs"] == 5 * 3 + 15
     config["experiments"]["table5"]["caption_controls"] = []
     assert CONTROLS_ROW not in {row["table"] for row in plan(config, costs)}
+
+
+def test_check_demo_requires_the_control_rows_with_verdicts(tmp_path):
+    """.ci/check_demo.py passes on a results folder whose Table 5 has the control rows, fails
+    naming table5.csv when they are missing, and skips them on request (CI's reduced demo)."""
+    rng = np.random.default_rng(3)
+    target = rng.uniform(0, 1, 100)
+    results = tmp_path / "res"
+    config = _config(
+        caption_controls=["shuffled", "constant"], control_eal_modes=["released"], seeds=[1]
+    )
+    config["experiments"]["table1"]["models"] = ["d2s-r18"]
+    for cell in table_cells("table5", config):
+        _write_run(tmp_path, cell.spec, target, target + rng.normal(0, 0.1, 100))
+    build_table(
+        "table1", table_cells("table1", config), str(results), None, results / "table1.csv", {}
+    )
+
+    def check(*flags):
+        command = [sys.executable, ".ci/check_demo.py", str(results), *flags]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    missing = check()
+    assert missing.returncode == 1 and "table5.csv: missing" in missing.stdout
+    assert check("--no-caption-controls").returncode == 0
+    build_table(
+        "table5", table_cells("table5", config), str(results), None, results / "table5.csv", {}
+    )
+    done = check()
+    assert done.returncode == 0, done.stdout
+    assert "captions, eal_mode released: shuffled captions: SRCC" in done.stdout
+    without = {**config, "experiments": {**config["experiments"], "table5": {"seeds": [1]}}}
+    build_table(
+        "table5", table_cells("table5", without), str(results), None, results / "table5.csv", {}
+    )
+    failed = check()
+    assert failed.returncode == 1 and "no caption-control rows" in failed.stdout
