@@ -15,6 +15,8 @@ validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
 
 
 include: "workflow/rules/common.smk"
+# One job per GPU: the `gpu` resource capped at the visible GPUs, a device per job.
+include: "workflow/rules/gpu.smk"
 
 
 check_slurm_settings()

@@ -25,6 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=Path("tests"),
         help="the checkout's tests folder (default: tests)",
     )
+    suite.add_argument(
+        "--alone",
+        action="store_true",
+        help="record that nothing else ran beside the suite (the workflow gives it every core "
+        "and every GPU slot)",
+    )
     suite.set_defaults(func=run_suite)
     register_bench(subparsers)
     p = subparsers.add_parser(
@@ -82,6 +88,9 @@ def run_suite(args: argparse.Namespace) -> int:
     done = subprocess.run(command, env=env, check=False)
     if done.returncode != 0:
         raise CLIError(f"the benchmark suite failed (pytest exit {done.returncode}); see above")
+    data = json.loads(partial.read_text())
+    data["d2s_run"] = {"alone": args.alone, "threads": args.threads}
+    partial.write_text(json.dumps(data, indent=4))
     partial.replace(args.json)  # a JSON only once the whole suite has run
     print(f"wrote {args.json}")
     return 0

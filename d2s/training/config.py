@@ -116,7 +116,8 @@ class TrainConfig:
     # local file of those weights (machines without hub access)
     pretrained_file: str | None = None
     # execution -------------------------------------------------------------------------------
-    # auto (CUDA when there is one), cpu, cuda, cuda:N
+    # auto (CUDA when there is one; a run_label: paper run stops rather than fall back to the CPU),
+    # cpu, cuda, cuda:N
     device: str = "auto"
     # fp32 as the released code trains D2S (TF32 matmuls/convolutions allowed on CUDA); bf16 =
     # autocast for the training forward only. Selection and test predictions are always fp32.

@@ -34,7 +34,7 @@ from .data import (
 )
 from .evaluation import predict, write_outputs
 from .loading import DataPath, epoch_seed
-from .step import Placement, TrainingDiverged, train_step
+from .step import Placement, TrainingDiverged, refuse_silent_cpu, train_step
 from .tasks import Task, make_task
 
 #: The metrics :func:`d2s.metrics.evaluate` returns (NaN for an epoch whose predictions collapsed).
@@ -111,6 +111,7 @@ class Run(DataPath):
         if done.exists() and json.loads(done.read_text()).get("fingerprint") == cfg.fingerprint():
             print(f"{done}: run already complete")
             return json.loads(done.read_text())
+        refuse_silent_cpu(cfg.device, cfg.run_label)
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         if self.device.type == "cpu":
