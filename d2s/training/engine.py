@@ -34,6 +34,7 @@ from .data import (
 )
 from .evaluation import predict, write_outputs
 from .loading import DataPath, epoch_seed
+from .memory import fit_step
 from .step import Placement, TrainingDiverged, refuse_silent_cpu, train_step
 from .tasks import Task, make_task
 
@@ -148,6 +149,9 @@ class Run(DataPath):
         task = make_task(cfg)
         task.init_from_labels(torch.tensor([item.label for item in train.items]))
         task = self.placement.place(task)
+        # the step's memory is known (checkpointing on if needed) before the cache may take any
+        self.memory = fit_step(task, cfg, self.placement, str(self.out))
+        self._admit_device_cache(self.memory.get("step_bytes", 0))
         steps = max(1, len(self._train_loader(train, 0, None)))
         optimizer, scheduler, per_iteration = make_optimizer(cfg, task, steps)
         history: list[dict] = []
@@ -335,6 +339,8 @@ class Run(DataPath):
             "momentum_precision": cfg.momentum_precision_resolved if cfg.eal_mode_label else None,
             "recipe": cfg.recipe,
             "lr": cfg.lr,
+            # how the step fitted the device: checkpointing on or off, bytes needed and free
+            "memory": getattr(self, "memory", {}),
             "selected_epoch": selected["epoch"],
             "epochs": cfg.epochs,
             "run_label": cfg.run_label,
