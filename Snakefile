@@ -22,6 +22,11 @@ include: "workflow/rules/gpu.smk"
 check_slurm_settings()
 
 
+# Before the first job: GPUs, CUDA build, shared memory, disk, hub, IC9600 (`d2s doctor`).
+onstart:
+    preflight()
+
+
 # What each wildcard may be, once for every rule (lists from the d2s package, common.smk).
 wildcard_constraints:
     dataset=one_of([*REAL_SETS, *DEMO_DATASETS]),

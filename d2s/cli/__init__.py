@@ -25,6 +25,7 @@ COMMANDS = (
     "bench",
     "slurm",
     "gpu_slot",
+    "doctor",
 )
 
 

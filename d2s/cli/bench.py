@@ -162,6 +162,11 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
         help="workflow config (default: workflow/config/config.yaml)",
     )
     plan.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    plan.add_argument(
+        "--gpus",
+        default="1,2,4,8",
+        help="GPU counts to project the wall-clock time for (one run per GPU; default 1,2,4,8)",
+    )
     plan.set_defaults(func=run_plan)
 
 
@@ -184,11 +189,17 @@ def run_plan(args: argparse.Namespace) -> int:
     import yaml
 
     from d2s.cli import CLIError
-    from d2s.plan import PlanError, plan, step_costs
+    from d2s.plan import PlanError, plan, run_list_hours, step_costs, wall_hours
 
     if not args.configfile.is_file():
         raise CLIError(f"{args.configfile}: workflow config not found (--configfile)")
     config = yaml.safe_load(args.configfile.read_text())
+    try:
+        counts = [int(n) for n in args.gpus.split(",") if n.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise CLIError(f"--gpus {args.gpus!r}: a comma-separated list of GPU counts, e.g. 1,2,4")
     for path in args.bench_json:
         try:
             costs = step_costs(path, args.precision)
@@ -203,5 +214,11 @@ def run_plan(args: argparse.Namespace) -> int:
                 f"  {row['table']:<22} {row['runs']:>5} runs {row['steps']:>10} steps "
                 f"{row['hours']:>10.1f} h"
             )
-    print("(non-EAL runs are costed at the vision-only step; see d2s/plan.py)")
+        hours = run_list_hours(config, costs)
+        walls = ", ".join(f"{n} GPU(s) {wall_hours(hours, n):.1f} h" for n in counts)
+        print(f"  wall-clock, one run per GPU: {walls}")
+        if costs.get("models"):
+            print("  (each model costed by its own step at its own batch; see d2s/plan.py)")
+        else:
+            print("  (non-EAL runs are costed at the vision-only step; see d2s/plan.py)")
     return 0

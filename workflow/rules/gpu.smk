@@ -41,3 +41,16 @@ def exclusive_request(key):
 
 
 cap_gpu_resource()
+
+
+def preflight():
+    """`d2s doctor`'s checks before the first job (not in dry runs): a blocker stops the workflow
+    with one line per blocker naming the fix."""
+    from d2s.doctor import run_checks
+
+    findings = run_checks(config, local=not SLURM)
+    blockers = [str(f) for f in findings if f.blocker]
+    if blockers:
+        raise WorkflowError(
+            "pre-flight (d2s doctor) found blockers; nothing was run:\n" + "\n".join(blockers)
+        )
