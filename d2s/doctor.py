@@ -62,11 +62,14 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(".")[:2])
 
 
-def check_cuda_build(torch_cuda: str | None, driver: str | None) -> Finding:
+def check_cuda_build(torch_cuda: str | None, driver: str | None, needs_gpu: bool = True):
     """torch's CUDA build against the driver: a CPU wheel on a GPU machine, or a wheel newer than
-    the driver, finds no GPU (and a run would fall back to the CPU)."""
-    if driver is None:
-        return Finding("cuda build", f"torch CUDA {torch_cuda or 'none (CPU build)'}; no driver")
+    the driver, finds no GPU (a blocker when the config trains on a GPU)."""
+    if driver is None or not needs_gpu:
+        build = f"torch CUDA {torch_cuda or 'none (CPU build)'}; driver CUDA {driver or 'none'}"
+        return Finding(
+            "cuda build", build + ("" if needs_gpu else " (the config trains on the CPU)")
+        )
     if torch_cuda is None:
         return Finding(
             "cuda build",
@@ -242,7 +245,7 @@ def run_checks(config: dict, local: bool = True) -> list[Finding]:
     findings = []
     if local:
         needs_gpu = str(training.get("device", "auto")) != "cpu"
-        findings.append(check_cuda_build(torch.version.cuda, driver_cuda()))
+        findings.append(check_cuda_build(torch.version.cuda, driver_cuda(), needs_gpu))
         findings.append(check_gpus(needs_gpu, visible_gpu_memory(), cpu_fallback_reason()))
         workers = int(training.get("num_workers", TrainConfig.num_workers))
         batch = int(training.get("batch_size", TrainConfig.batch_size))

@@ -130,3 +130,8 @@ def test_the_workflow_runs_the_preflight_before_its_first_job(tmp_path):
     assert done.returncode != 0
     assert "pre-flight (d2s doctor)" in done.stderr and "BLOCKER gpus" in done.stderr
     assert not (tmp_path / "resources" / "demo").exists()  # nothing ran
+
+
+def test_a_cpu_config_is_not_blocked_by_the_cuda_build(monkeypatch):
+    finding = doctor.check_cuda_build(None, "12.2", needs_gpu=False)
+    assert not finding.blocker and "trains on the CPU" in finding.line
