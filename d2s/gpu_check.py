@@ -206,7 +206,12 @@ def model_steps(profile: dict, device: torch.device) -> dict[str, Any]:
             train_step(task, data, optimizer, placement)
             task.after_step(fetch)
 
-        ms = _times_ms(step, profile["steps"], device, warmup=1)
+        try:
+            ms = _times_ms(step, profile["steps"], device, warmup=1)
+        except torch.OutOfMemoryError:  # the card is too small for this model's paper step
+            out[name] = {"batch": batch, "size": size, "error": "out of memory"}
+            del task, optimizer, data
+            continue
         peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
         out[name] = {
             "batch": batch,
@@ -279,9 +284,11 @@ def markdown(report: dict) -> str:
     lines += ["", "| training step, paper batch and size | batch | px | ms | peak MiB |"]
     lines.append("|---|---|---|---|---|")
     for name, row in report["models"].items():
-        if "step_ms" in row:
-            cells = (row["batch"], row["size"], row["step_ms"], row["peak_mib"])
-            lines.append(f"| {name} | " + " | ".join(str(c) for c in cells) + " |")
+        if "batch" in row:
+            cells = (row["batch"], row["size"], row.get("step_ms", row.get("error")))
+            lines.append(
+                f"| {name} | " + " | ".join(map(str, cells)) + f" | {row.get('peak_mib')} |"
+            )
     lines.append(f"\nDevice cache: {json.dumps(report['models']['device-cache'])}")
     data = report["data_path"]
     lines += [

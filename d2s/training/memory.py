@@ -127,7 +127,7 @@ def _peak_bytes(task: Task, batch: int, size: int, placement: Placement) -> int:
     torch.cuda.synchronize(device)
     torch.cuda.reset_peak_memory_stats(device)
     base = torch.cuda.memory_allocated(device)
-    with placement.autocast():
+    with torch.random.fork_rng(devices=[device]), placement.autocast():  # the run's RNG untouched
         loss = probe.loss(synthetic_batch(batch, size, placement))["loss"]
     loss.backward()
     peak = torch.cuda.max_memory_allocated(device) - base
