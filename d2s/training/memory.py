@@ -47,6 +47,7 @@ def checkpointable(model: nn.Module) -> list[nn.Module]:
 
 
 def _in_backward() -> bool:
+    # checkpoint recomputation runs inside the autograd engine's backward pass (a graph task)
     return torch._C._current_graph_task_id() != -1
 
 
