@@ -15,9 +15,16 @@ validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
 
 
 include: "workflow/rules/common.smk"
+# One job per GPU: the `gpu` resource capped at the visible GPUs, a device per job.
+include: "workflow/rules/gpu.smk"
 
 
 check_slurm_settings()
+
+
+# Before the first job: GPUs, CUDA build, shared memory, disk, hub, IC9600 (`d2s doctor`).
+onstart:
+    preflight()
 
 
 # What each wildcard may be, once for every rule (lists from the d2s package, common.smk).

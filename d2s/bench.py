@@ -224,6 +224,8 @@ def latency_table(
                     "overhead_over_backbone_paired", math.nan
                 ),
                 "note": info.get("note"),
+                # True when the workflow ran the suite with nothing beside it (d2s bench-run --alone)
+                "measured_alone": bool((data.get("d2s_run") or {}).get("alone", False)),
             }
         )
     table = pd.DataFrame(rows)
@@ -303,6 +305,7 @@ def derived_ratios(data: dict, path: Path, table: pd.DataFrame) -> dict[str, Any
         "threads": _plain(first.get("threads")),
         "torch": first.get("torch"),
         "cpu": (machine.get("cpu") or {}).get("brand_raw"),
+        "measured_alone": bool((data.get("d2s_run") or {}).get("alone", False)),
         "ratios": ratios,
         "targets": targets,
     }

@@ -8,6 +8,8 @@ It measures, on one device, and writes one JSON plus a Markdown summary (issue 1
   step of D2S-R18 in fp32 and bf16 (the momentum model at ``momentum_precision: auto``, fp16 on
   CUDA as released), images from a decoded-image cache held on the device
   (:class:`d2s.training.loading.DeviceImages`: flip and normalisation there);
+- one training step of every trainable model at its paper batch and size: time and peak
+  device memory (what ``d2s train`` must fit; the plan costs each model by it);
 - data-path throughput per worker: JPEG decode vs the decoded-image cache (host);
 - one tiny random-weight BLIP generation in fp32 and bf16 (:mod:`d2s.captions.tiny`; a
   pipeline check, not the real model's speed).
@@ -149,6 +151,80 @@ def training_steps(profile: dict, device: torch.device) -> dict[str, dict]:
     return out
 
 
+def model_steps(profile: dict, device: torch.device) -> dict[str, Any]:
+    """One training step of every trainable model at its paper batch and image size (the
+    "tiny" profile's on a CPU): median ms and, on CUDA, the peak device memory (MiB) of the step
+    with the model, its optimiser state and the batch — what ``d2s train`` must fit
+    (:mod:`d2s.training.memory`). Plus the device cache of IC9600's training split at 512².
+
+    D2S models run with their default EAL + FAL (buffers filling from empty, so the refresh is
+    lighter than in steady state: the D2S-R18 rows of :func:`training_steps` have that).
+    """
+    from d2s.models.table import model_spec, trainable_models
+    from d2s.training.config import TrainConfig, load_config, recipe_defaults
+    from d2s.training.engine import make_optimizer
+    from d2s.training.memory import synthetic_batch
+    from d2s.training.step import Placement, train_step
+    from d2s.training.tasks import make_task
+
+    cuda = device.type == "cuda"
+    out: dict[str, Any] = {}
+    for name in trainable_models():
+        paper = recipe_defaults(model_spec(name).recipe)
+        batch = paper.get("batch_size", TrainConfig.batch_size)
+        size = paper.get("image_size", TrainConfig.image_size)
+        if profile["size"] < size:  # tiny profile
+            batch, size = profile["batch"], profile["size"]
+        config = load_config(
+            overrides={
+                "root": "unused",
+                "captions": "unused.tsv",
+                "model": name,
+                "pretrained": False,
+                "device": str(device),
+                "batch_size": batch,
+                "image_size": size,
+                "buffer_size": profile["buffer"],
+                "refresh_steps": profile["refresh_steps"],
+            }
+        )
+        torch.manual_seed(0)
+        placement = Placement.of(config)
+        if cuda:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+        task = make_task(config)
+        task.init_from_labels(torch.rand(64))
+        task = placement.place(task)
+        optimizer = make_optimizer(config, task, 100)[0]
+        data = synthetic_batch(batch, size, placement)
+
+        def fetch(ids: torch.Tensor, size: int = size) -> torch.Tensor:
+            return torch.randn(len(ids), 3, size, size, device=device)
+
+        def step(task=task, optimizer=optimizer, data=data, placement=placement, fetch=fetch):
+            train_step(task, data, optimizer, placement)
+            task.after_step(fetch)
+
+        try:
+            ms = _times_ms(step, profile["steps"], device, warmup=1)
+        except torch.OutOfMemoryError:  # the card is too small for this model's paper step
+            out[name] = {"batch": batch, "size": size, "error": "out of memory"}
+            del task, optimizer, data
+            continue
+        peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
+        out[name] = {
+            "batch": batch,
+            "size": size,
+            "step_ms": round(statistics.median(ms), 2),
+            "peak_mib": None if peak is None else round(peak),
+        }
+        del task, optimizer, data
+    # the decoded-image cache d2s train holds on the device when it fits (uint8, 3 x 512 x 512)
+    out["device-cache"] = {"ic9600_train_512_mib": round(7200 * 3 * 512 * 512 / 2**20)}
+    return out
+
+
 def data_path(profile: dict, workdir: Path) -> dict[str, float]:
     """Images/s of one worker: JPEG (1024×768 q90; smaller when tiny) decode vs cache."""
     from d2s.bench_data import decode_and_cache_datasets, images_per_second, write_jpegs
@@ -205,6 +281,15 @@ def markdown(report: dict) -> str:
     for name, row in report["training"].items():
         value = row.get("step_ms", row.get("d2s_over_vision_only"))
         lines.append(f"| {name} | {value} |")
+    lines += ["", "| training step, paper batch and size | batch | px | ms | peak MiB |"]
+    lines.append("|---|---|---|---|---|")
+    for name, row in report["models"].items():
+        if "batch" in row:
+            cells = (row["batch"], row["size"], row.get("step_ms", row.get("error")))
+            lines.append(
+                f"| {name} | " + " | ".join(map(str, cells)) + f" | {row.get('peak_mib')} |"
+            )
+    lines.append(f"\nDevice cache: {json.dumps(report['models']['device-cache'])}")
     data = report["data_path"]
     lines += [
         "",
@@ -234,6 +319,7 @@ def run_check(device: str, out: Path, profile: str | None = None) -> dict:
             },
             "latency": latency(settings, device_t),
             "training": training_steps(settings, device_t),
+            "models": model_steps(settings, device_t),
             "data_path": data_path(settings, Path(tmp)),
             "blip": blip_generation(device_t, Path(tmp)),
         }

@@ -6,9 +6,12 @@ pass over its test split per epoch for the selection (at a third of a training s
 forward only). The step time comes from a benchmark JSON: ``d2s bench gpu``'s (training steps on
 the device, data on the device) or ``pytest --benchmark-only tests/test_bench_data.py``'s
 (end-to-end steps, data included). It is scaled to each run's batch size and image size (pixels).
-D2S runs with EAL pay the D2S step; every other run (ablations without EAL, ICNet/ICCORN, the
-caption models) is costed at the vision-only step, an approximation the output says. A line after
-the tables gives the share of the runs Table 5's caption controls add.
+With ``d2s bench gpu``'s per-model steps (its ``models`` entry) each model is costed by its own
+step at its own batch; a D2S run without EAL then pays its model's step times the measured
+vision-only / D2S ratio of D2S-R18 (no momentum model). Without them (older JSONs, the pytest-benchmark one) every D2S
+run with EAL pays D2S-R18's D2S step and every other run its vision-only step, as the output says.
+A line after the tables gives the share of the runs Table 5's caption controls add.
+:func:`wall_hours` spreads the runs over N GPUs (one run per GPU, longest first).
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ def step_costs(path: str | Path, precision: str = "fp32") -> dict[str, Any]:
                 "batch": data["settings"]["batch"],
                 "size": data["settings"]["size"],
                 "device": data["runtime"]["device_name"],
+                "models": {
+                    name: row for name, row in data.get("models", {}).items() if "step_ms" in row
+                },
                 "source": f"d2s bench gpu ({precision})"
                 + (
                     ", tiny profile: sizes too small to project from"
@@ -110,9 +116,17 @@ def run_hours(spec: RunSpec, config: dict, costs: dict) -> tuple[float, int]:
     eal = spec.model.startswith("d2s") and keys.get("use_eal", TrainConfig.use_eal)
     train, test = _split_sizes(spec, keys)
     steps = epochs * math.ceil(train / batch)
-    scale = (size / costs["size"]) ** 2
-    step_ms = costs["d2s" if eal else "vision-only"] * batch / costs["batch"] * scale
-    eval_ms = epochs * test * costs["vision-only"] / costs["batch"] * scale / 3
+    own = costs.get("models", {}).get(spec.model)
+    if own:  # the model's own step, scaled to the run's batch and size
+        step_ms = own["step_ms"] * batch / own["batch"] * (size / own["size"]) ** 2
+        if model_spec(spec.model).task == "d2s" and not eal:  # measured with EAL: take it off
+            step_ms *= costs["vision-only"] / costs["d2s"]
+        per_image = own["step_ms"] / own["batch"] * (size / own["size"]) ** 2
+    else:
+        scale = (size / costs["size"]) ** 2
+        step_ms = costs["d2s" if eal else "vision-only"] * batch / costs["batch"] * scale
+        per_image = costs["vision-only"] / costs["batch"] * scale
+    eval_ms = epochs * test * per_image / 3
     return (steps * step_ms + eval_ms) / 3.6e6, steps
 
 
@@ -165,6 +179,22 @@ def control_runs(config: dict) -> list[RunSpec]:
     ((base.get("experiments") or {}).get("table5") or {}).pop("caption_controls", None)
     known = set(matrix_runs(base))
     return [spec for spec in matrix_runs(config) if spec not in known]
+
+
+def run_list_hours(config: dict, costs: dict) -> list[float]:
+    """Projected hours of every run of the matrix, each once."""
+    return [run_hours(spec, config, costs)[0] for spec in matrix_runs(config)]
+
+
+def wall_hours(hours: list[float], gpus: int) -> float:
+    """Wall-clock hours of runs spread over ``gpus`` devices, one run per device at a time,
+    longest first onto the least loaded device (Graham's LPT rule, within 4/3 of optimal)."""
+    import heapq
+
+    loads = [0.0] * max(1, gpus)
+    for h in sorted(hours, reverse=True):
+        heapq.heapreplace(loads, loads[0] + h)
+    return max(loads)
 
 
 def matrix_runs(config: dict) -> list[RunSpec]:

@@ -44,7 +44,7 @@ def test_gpu_check_runs_tiny_on_the_cpu_and_writes_json_and_markdown(gpu_json):
 
 def test_plan_sums_the_workflow_runs_per_table(gpu_json, capsys):
     config = yaml.safe_load(open("workflow/config/config.yaml"))
-    costs = step_costs(gpu_json)
+    costs = {**step_costs(gpu_json), "models": {}}  # every model at D2S-R18's steps
     rows = {row["table"]: row for row in plan(config, costs)}
     # Table 1: 4 models x 3 seeds on the official split; its cost is the sum of its runs
     cells = table_cells("table1", config)
@@ -65,6 +65,33 @@ def test_plan_sums_the_workflow_runs_per_table(gpu_json, capsys):
     )
     assert main(["bench", "plan", str(gpu_json)]) == 0
     assert "table1" in capsys.readouterr().out
+
+
+def test_gpu_check_times_and_plan_costs_every_model_by_its_own_step(gpu_json, capsys):
+    from d2s.models.table import trainable_models
+    from d2s.plan import matrix_runs, wall_hours
+
+    report = json.loads(gpu_json.read_text())
+    assert set(trainable_models()) <= set(report["models"])
+    for name in trainable_models():
+        row = report["models"][name]
+        assert row["step_ms"] > 0 and row["peak_mib"] is None  # peak memory: CUDA only
+    assert report["models"]["device-cache"]["ic9600_train_512_mib"] == 5400
+    assert "| d2s-r50 | 4 | 32 |" in gpu_json.with_suffix(".md").read_text()
+    config = yaml.safe_load(open("workflow/config/config.yaml"))
+    costs = step_costs(gpu_json)
+    r50 = next(s for s in matrix_runs(config) if s.model == "d2s-r50")
+    base = run_hours(r50, config, costs)[0]
+    slower = {**costs, "models": {**costs["models"]}}
+    slower["models"]["d2s-r50"] = {**costs["models"]["d2s-r50"]}
+    slower["models"]["d2s-r50"]["step_ms"] *= 3
+    assert run_hours(r50, config, slower)[0] > 2.5 * base  # its own step, not D2S-R18's
+    # one run per GPU, longest first: 4 GPUs take a quarter at best, the longest run at least
+    hours = [5.0, 3.0, 3.0, 2.0, 2.0, 1.0]
+    assert wall_hours(hours, 1) == 16.0 and wall_hours(hours, 2) == 8.0
+    assert wall_hours(hours, 4) == 5.0 and wall_hours(hours, 8) == 5.0
+    assert main(["bench", "plan", str(gpu_json), "--gpus", "1,4"]) == 0
+    assert "wall-clock, one run per GPU: 1 GPU(s)" in capsys.readouterr().out
 
 
 def test_plan_refuses_a_json_it_cannot_read(tmp_path, capsys):

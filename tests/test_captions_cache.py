@@ -248,7 +248,7 @@ def test_cli_refuses_other_settings_with_a_message(tmp_path, blip_dir, demo_root
     with pytest.raises(Killed):
         caption_items(DiesAfter(captioner, 1), items, out, batch_size=2, progress=False)
     argv = ["--captioner", "blip", "--model", str(blip_dir), "--dataset", "ic9600"]
-    argv += ["--root", str(demo_root), "--out", str(out), "--no-progress"]
+    argv += ["--root", str(demo_root), "--out", str(out), "--no-progress", "--device", "cpu"]
     with pytest.raises(SystemExit, match="max_new_tokens: recorded 8, now 64"):
         run_cli("caption", *argv)
 

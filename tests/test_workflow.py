@@ -158,3 +158,23 @@ def test_image_caches_build_each_split_and_size_once_before_the_runs(checkout):
     jobs = _job_counts(done.stdout)
     assert jobs["image_cache"] >= 2  # at least IC9600's train and test split at 512 px
     assert "train" not in jobs  # the caches come before, and without, any run
+
+
+def test_every_gpu_job_gets_a_device_of_its_own_and_the_latency_suite_runs_alone(checkout):
+    """With 4 (fake) GPUs: training, captioning and the benchmark run under `d2s gpu-slot`;
+    the benchmark suite takes every core and every GPU slot and records that it ran alone."""
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "8", "results/table1.csv",
+         "--configfile", "placed.yaml"],
+        cwd=checkout, capture_output=True, text=True, check=False, timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "D2S_FAKE_GPUS": "4"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    commands = [line for line in done.stdout.splitlines() if " -m d2s " in line]
+    gpu_jobs = [c for c in commands if re.search(r"-m d2s (train|caption|bench-run) ", c)]
+    assert len(gpu_jobs) == 12 + 1 + 1
+    for command in gpu_jobs:
+        assert "-m d2s gpu-slot --runs-per-gpu 1 --" in command, command
+    bench = next(c for c in gpu_jobs if "bench-run" in c)
+    assert "--threads 2 --alone" in bench
+    assert re.search(r"rule benchmark_suite:(.|\n)*?threads: 8", done.stdout)

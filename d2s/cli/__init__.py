@@ -24,6 +24,8 @@ COMMANDS = (
     "figure",
     "bench",
     "slurm",
+    "gpu_slot",
+    "doctor",
 )
 
 

@@ -25,6 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=Path("tests"),
         help="the checkout's tests folder (default: tests)",
     )
+    suite.add_argument(
+        "--alone",
+        action="store_true",
+        help="record that nothing else ran beside the suite (the workflow gives it every core "
+        "and every GPU slot)",
+    )
     suite.set_defaults(func=run_suite)
     register_bench(subparsers)
     p = subparsers.add_parser(
@@ -82,6 +88,9 @@ def run_suite(args: argparse.Namespace) -> int:
     done = subprocess.run(command, env=env, check=False)
     if done.returncode != 0:
         raise CLIError(f"the benchmark suite failed (pytest exit {done.returncode}); see above")
+    data = json.loads(partial.read_text())
+    data["d2s_run"] = {"alone": args.alone, "threads": args.threads}
+    partial.write_text(json.dumps(data, indent=4))
     partial.replace(args.json)  # a JSON only once the whole suite has run
     print(f"wrote {args.json}")
     return 0
@@ -153,6 +162,11 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
         help="workflow config (default: workflow/config/config.yaml)",
     )
     plan.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    plan.add_argument(
+        "--gpus",
+        default="1,2,4,8",
+        help="GPU counts to project the wall-clock time for (one run per GPU; default 1,2,4,8)",
+    )
     plan.set_defaults(func=run_plan)
 
 
@@ -175,11 +189,17 @@ def run_plan(args: argparse.Namespace) -> int:
     import yaml
 
     from d2s.cli import CLIError
-    from d2s.plan import PlanError, plan, step_costs
+    from d2s.plan import PlanError, plan, run_list_hours, step_costs, wall_hours
 
     if not args.configfile.is_file():
         raise CLIError(f"{args.configfile}: workflow config not found (--configfile)")
     config = yaml.safe_load(args.configfile.read_text())
+    try:
+        counts = [int(n) for n in args.gpus.split(",") if n.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise CLIError(f"--gpus {args.gpus!r}: a comma-separated list of GPU counts, e.g. 1,2,4")
     for path in args.bench_json:
         try:
             costs = step_costs(path, args.precision)
@@ -194,5 +214,11 @@ def run_plan(args: argparse.Namespace) -> int:
                 f"  {row['table']:<25} {row['runs']:>5} runs {row['steps']:>10} steps "
                 f"{row['hours']:>10.1f} h"
             )
-    print("(non-EAL runs are costed at the vision-only step; see d2s/plan.py)")
+        hours = run_list_hours(config, costs)
+        walls = ", ".join(f"{n} GPU(s) {wall_hours(hours, n):.1f} h" for n in counts)
+        print(f"  wall-clock, one run per GPU: {walls}")
+        if costs.get("models"):
+            print("  (each model costed by its own step at its own batch; see d2s/plan.py)")
+        else:
+            print("  (non-EAL runs are costed at the vision-only step; see d2s/plan.py)")
     return 0

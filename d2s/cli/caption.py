@@ -48,7 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="all", help="official split, or all (default)")
     p.add_argument("--split-dir", default=None, help="folder of split files (d2s data splits)")
     p.add_argument("--batch-size", type=int, default=16, help="images per batch (default 16)")
-    p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="cuda, cuda:N or cpu; auto (default): the GPU, and a stop when there is none "
+        "(captioning a dataset on the CPU takes hours: say --device cpu to mean it)",
+    )
     p.add_argument("--precision", default="fp32", choices=PRECISIONS)
     p.add_argument("--workers", type=int, default=None, help="image loading workers")
     p.add_argument(
@@ -146,7 +151,16 @@ def _caption(args: argparse.Namespace, items, info) -> dict:
     from d2s.captions.run import caption_items, load_captioner
     from d2s.cli import CLIError
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = args.device
+    if device == "auto":
+        if not torch.cuda.is_available():
+            from d2s.training.step import cpu_fallback_reason
+
+            raise CLIError(
+                f"--device auto but {cpu_fallback_reason()}; captioning a dataset on the CPU "
+                "takes hours. Run `d2s doctor` for the fix, or pass --device cpu to mean it"
+            )
+        device = "cuda"
     workers = args.workers if args.workers is not None else (4 if device.startswith("cuda") else 0)
     try:
         captioner = load_captioner(

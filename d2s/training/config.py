@@ -120,7 +120,8 @@ class TrainConfig:
     # local file of those weights (machines without hub access)
     pretrained_file: str | None = None
     # execution -------------------------------------------------------------------------------
-    # auto (CUDA when there is one), cpu, cuda, cuda:N
+    # auto (CUDA when there is one; a run_label: paper run stops rather than fall back to the CPU),
+    # cpu, cuda, cuda:N
     device: str = "auto"
     # fp32 as the released code trains D2S (TF32 matmuls/convolutions allowed on CUDA); bf16 =
     # autocast for the training forward only. Selection and test predictions are always fp32.
@@ -135,6 +136,9 @@ class TrainConfig:
     cudnn_deterministic: bool = True
     # keep the last partial batch of an epoch, as the released loop does (drop_last=False)
     drop_last: bool = False
+    # gradient checkpointing of the backbone (timm's set_grad_checkpointing; same loss and
+    # gradients, slower): auto = only when the step would not fit the GPU, always, or never
+    grad_checkpointing: str = "auto"
     # channels-last memory format on CUDA (faster convolutions, same results)
     channels_last: bool = True
     # DataLoader worker processes (0: decode in this one)
@@ -160,6 +164,7 @@ class TrainConfig:
             "cudnn_deterministic",
             "image_cache",
             "image_cache_device",
+            "grad_checkpointing",
         }
         payload = {k: v for k, v in self.to_dict().items() if k not in ignored}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

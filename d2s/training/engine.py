@@ -35,7 +35,8 @@ from .data import (
 )
 from .evaluation import predict, write_outputs
 from .loading import DataPath, epoch_seed
-from .step import Placement, TrainingDiverged, train_step
+from .memory import fit_step
+from .step import Placement, TrainingDiverged, refuse_silent_cpu, train_step
 from .tasks import Task, make_task
 
 #: The metrics :func:`d2s.metrics.evaluate` returns (NaN for an epoch whose predictions collapsed).
@@ -112,6 +113,7 @@ class Run(DataPath):
         if done.exists() and json.loads(done.read_text()).get("fingerprint") == cfg.fingerprint():
             print(f"{done}: run already complete")
             return json.loads(done.read_text())
+        refuse_silent_cpu(cfg.device, cfg.run_label)
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         if self.device.type == "cpu":
@@ -149,6 +151,9 @@ class Run(DataPath):
         task = make_task(cfg)
         task.init_from_labels(torch.tensor([item.label for item in train.items]))
         task = self.placement.place(task)
+        # the step's memory is known (checkpointing on if needed) before the cache may take any
+        self.memory = fit_step(task, cfg, self.placement, str(self.out))
+        self._admit_device_cache(self.memory.get("step_bytes", 0))
         steps = max(1, len(self._train_loader(train, 0, None)))
         optimizer, scheduler, per_iteration = make_optimizer(cfg, task, steps)
         history: list[dict] = []
@@ -337,6 +342,8 @@ class Run(DataPath):
             "momentum_precision": cfg.momentum_precision_resolved if cfg.eal_mode_label else None,
             "recipe": cfg.recipe,
             "lr": cfg.lr,
+            # how the step fitted the device: checkpointing on or off, bytes needed and free
+            "memory": getattr(self, "memory", {}),
             "selected_epoch": selected["epoch"],
             "epochs": cfg.epochs,
             "run_label": cfg.run_label,

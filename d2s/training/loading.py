@@ -143,21 +143,24 @@ class DeviceImages:
         return normalize_batch(images)
 
 
-def fits_on_device(nbytes: int, device: torch.device, fraction: float = 0.5) -> bool:
-    """Whether a cache of ``nbytes`` takes at most ``fraction`` of the device's free memory."""
+def fits_on_device(
+    nbytes: int, device: torch.device, reserve: int = 0, fraction: float = 0.5
+) -> bool:
+    """Whether a cache of ``nbytes`` takes at most ``fraction`` of the device's free memory once
+    ``reserve`` (the training step's peak, the model being placed already) is set aside."""
     if device.type != "cuda":
         return False
     free, _total = torch.cuda.mem_get_info(device)
-    return nbytes <= fraction * free
+    return nbytes <= fraction * (free - reserve)
 
 
-def resident_on_device(mode: str, nbytes: int, device: torch.device) -> bool:
+def resident_on_device(mode: str, nbytes: int, device: torch.device, reserve: int = 0) -> bool:
     """``image_cache_device``: ``always``, ``never``, or ``auto`` (CUDA and the cache fits)."""
     if mode == "always":
         return True
     if mode == "never":
         return False
-    return fits_on_device(nbytes, device)
+    return fits_on_device(nbytes, device, reserve)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -190,8 +193,14 @@ class DataPath:
             self.caches["val"] = val or train_cache
         else:
             self.caches["test"] = open_split_cache(cfg, cfg.test_split, test_items, self.progress)
-        if resident_on_device(cfg.image_cache_device, train_cache.nbytes, self.device):
-            self.device_images = DeviceImages.from_cache(train_cache, self.device)
+
+    def _admit_device_cache(self, reserve: int) -> None:
+        """Hold the training cache on the device when it fits beside the placed model and the
+        step's peak ``reserve`` (bytes); called once both are counted."""
+        cache = self.caches.get("train")
+        mode = self.config.image_cache_device
+        if cache is not None and resident_on_device(mode, cache.nbytes, self.device, reserve):
+            self.device_images = DeviceImages.from_cache(cache, self.device)
 
     def _images(self, split: Split, train: bool):
         """``(image, label, index)`` triples of ``split``: from its cache, or decoded per image."""

@@ -32,6 +32,39 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+#: The ``run_label`` of the paper configuration (workflow/config/config.yaml): runs that take
+#: hours on a GPU and days on a CPU, so ``device: auto`` must not quietly become the CPU.
+PAPER_LABEL = "paper"
+
+
+def cpu_fallback_reason() -> str:
+    """Why torch sees no usable CUDA device here (build, driver, visible devices)."""
+    import os
+
+    if torch.version.cuda is None:
+        return f"this torch ({torch.__version__}) is a CPU-only build"
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and not visible.strip():
+        return "CUDA_VISIBLE_DEVICES is empty"
+    return (
+        f"torch {torch.__version__} (built for CUDA {torch.version.cuda}) finds no usable GPU "
+        "(no GPU passed to this machine or container, or a driver older than that CUDA)"
+    )
+
+
+def refuse_silent_cpu(device_key: str, run_label: str, what: str = "config key 'device'") -> None:
+    """Stop a paper run whose ``auto`` device resolved to the CPU (``device=cpu`` says "I mean
+    it"); raises :class:`d2s.training.config.ConfigError` naming the reason and the fixes."""
+    if device_key != "auto" or run_label != PAPER_LABEL or torch.cuda.is_available():
+        return
+    from .config import ConfigError
+
+    raise ConfigError(
+        f"{what} is auto but {cpu_fallback_reason()}; a paper run would train on the CPU for "
+        "days. Run `d2s doctor` for the fix, or set device=cpu to train on the CPU anyway"
+    )
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where batches and models go, and in which precision the training forward runs.

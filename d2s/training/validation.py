@@ -102,6 +102,7 @@ def validate(config: TrainConfig) -> None:
     one_of("recipe", RECIPES)
     one_of("image_cache_device", CACHE_DEVICE_MODES)
     one_of("caption_control", CAPTION_CONTROLS)
+    one_of("grad_checkpointing", ("auto", "always", "never"))
     if config.image_cache == "off" and config.image_cache_device == "always":
         raise ConfigError(
             "config key 'image_cache_device': 'always' needs the image cache; "

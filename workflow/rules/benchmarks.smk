@@ -14,13 +14,17 @@ rule benchmark_suite:
         "logs/benchmarks/pytest-benchmark.log",
     benchmark:
         "benchmarks/benchmarks/pytest-benchmark.tsv"
-    threads: threads_of("benchmark_suite")
+    # measured alone: every core (and every GPU slot) of a local run, a whole node under SLURM
+    threads: exclusive_threads("benchmark_suite")
     resources:
-        **request("benchmark_suite"),
+        **exclusive_request("benchmark_suite"),
     params:
         d2s=D2S,
+        slot=gpu_slot("benchmark_suite"),
+        threads=threads_of("benchmark_suite"),
     shell:
-        "{params.d2s} bench-run --json {output.json:q} --threads {threads} > {log:q} 2>&1"
+        "{params.slot} {params.d2s} bench-run --json {output.json:q} --threads {params.threads}"
+        " --alone > {log:q} 2>&1"
 
 
 rule latency_table:

@@ -51,8 +51,9 @@ rule captions:
         batch_size=CAPTIONS["batch_size"],
         device=CAPTIONS["device"],
         precision=CAPTIONS["precision"],
+        slot=gpu_slot("captions"),
     shell:
-        "{params.d2s} caption --captioner {wildcards.captioner} --model {params.model:q}"
+        "{params.slot} {params.d2s} caption --captioner {wildcards.captioner} --model {params.model:q}"
         " --dataset {wildcards.real_set} --root {params.root:q} --out {params.work:q}"
         " --batch-size {params.batch_size} --device {params.device}"
         " --precision {params.precision} --workers {threads} > {log:q} 2>&1"

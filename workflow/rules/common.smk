@@ -93,6 +93,7 @@ def uses_gpu(key):
     """Whether a rule's jobs compute on a GPU, from the config (`device: cpu` asks for none)."""
     devices = {
         "train": config.get("training", {}).get("device", "auto"),
+        "evaluate_cross": config.get("training", {}).get("device", "auto"),
         "captions": CAPTIONS["device"],
         "benchmark_suite": "auto",  # CUDA timings when a GPU is present, the CPU otherwise
     }

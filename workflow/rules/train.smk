@@ -19,10 +19,11 @@ rule train:
         **request("train"),
     params:
         d2s=D2S,
+        slot=gpu_slot("train"),
         overrides=train_args,
         out=run_folder,
     shell:
-        "{params.d2s} train --out {params.out:q} --no-progress {params.overrides}"
+        "{params.slot} {params.d2s} train --out {params.out:q} --no-progress {params.overrides}"
         " threads={threads} > {log:q} 2>&1"
 
 
@@ -46,6 +47,7 @@ rule evaluate_cross:
         root=cross_root,
         out=cross_folder,
         device=eval_device,
+        slot=gpu_slot("evaluate_cross"),
     shell:
-        "{params.d2s} evaluate {params.checkpoint:q} --dataset {params.dataset}"
+        "{params.slot} {params.d2s} evaluate {params.checkpoint:q} --dataset {params.dataset}"
         " --root {params.root:q} --out {params.out:q} --device {params.device} > {log:q} 2>&1"
