@@ -280,7 +280,8 @@ class ICNet(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` image → fused map ``(B, 512, H/8, W/8)`` (512 × 64 × 64 at 512²)."""
-        h, w = x.shape[-2:]
+        # int(): under torch.jit.trace (d2s export) sizes are tensors; the export is fixed-size
+        h, w = (int(n) for n in x.shape[-2:])
         context_size = (round(h * self.context_scale), round(w * self.context_scale))
         x_context = F.interpolate(x, size=context_size, mode="bilinear", align_corners=True)
         detail = self._run_branch(self.detail, self.detail_slam, x)
