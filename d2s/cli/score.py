@@ -190,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
     if partial is not None:
         outputs.partial_path(args.out).unlink(missing_ok=True)
     where = f" → {args.out}" if args.out is not None else ""
+    if done:
+        where = f" ({scored - len(done)} now, {len(done)} kept from the earlier run){where}"
     if skipped:
         print(
             f"d2s score: scored {scored} image(s){where}; skipped {skipped} input(s) (named above)",
