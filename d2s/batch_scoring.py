@@ -77,7 +77,7 @@ def _jpeg_header_ok(path: Path, max_pixels: int | None) -> bool:
     return plain and not (max_pixels and width * height > max_pixels)
 
 
-def _decode_on_gpu(blobs: list[bytes], size: int, device: torch.device) -> list[torch.Tensor]:
+def decode_on_device(blobs: list[bytes], size: int, device: torch.device) -> list[torch.Tensor]:
     from torchvision.io import ImageReadMode, decode_jpeg
     from torchvision.transforms import functional as TF
 
@@ -106,7 +106,7 @@ def score_files(
     batches = [batch for batch in batches if any(i not in done for i in batch)]
     if not batches:
         return
-    raw_jpeg = gpu_decode and scorer.device.type == "cuda"
+    raw_jpeg = gpu_decode  # decoded on scorer.device (``d2s score`` allows CUDA only)
     loader = DataLoader(
         PathDataset(paths, scorer.image_size, scorer.max_pixels, raw_jpeg),
         batch_sampler=batches,
@@ -116,7 +116,7 @@ def score_files(
     )
     for rows in loader:
         if raw_jpeg:
-            rows = _decode_jpegs(rows, paths, scorer)
+            rows = decode_jpegs(rows, paths, scorer)
         good = [row for row in rows if row[1] is not None]
         scores, cmaps = scorer.forward_batch([row[1] for row in good], maps) if good else ([], [])
         if cmaps is None:
@@ -132,8 +132,9 @@ def score_files(
                 yield ScoredFile(Path(paths[index]), None, error)
 
 
-def _decode_jpegs(rows: list, paths: list, scorer) -> list:
-    """Rows with JPEG bytes decoded on the GPU; a file nvJPEG refuses goes the CPU way."""
+def decode_jpegs(rows: list, paths: list, scorer) -> list:
+    """Rows with JPEG bytes decoded on ``scorer.device`` (nvJPEG on CUDA); a file the decoder
+    refuses goes the PIL way, and is reported if that fails too."""
     blobs = [row for row in rows if isinstance(row[1], bytes)]
     if not blobs:
         return rows
@@ -141,7 +142,7 @@ def _decode_jpegs(rows: list, paths: list, scorer) -> list:
         decoded = dict(
             zip(
                 [r[0] for r in blobs],
-                _decode_on_gpu([r[1] for r in blobs], scorer.image_size, scorer.device),
+                decode_on_device([r[1] for r in blobs], scorer.image_size, scorer.device),
                 strict=True,
             )
         )
@@ -149,7 +150,7 @@ def _decode_jpegs(rows: list, paths: list, scorer) -> list:
         decoded = {}
         for index, blob, _ in blobs:
             try:
-                decoded[index] = _decode_on_gpu([blob], scorer.image_size, scorer.device)[0]
+                decoded[index] = decode_on_device([blob], scorer.image_size, scorer.device)[0]
             except RuntimeError:
                 try:
                     decoded[index] = scorer.prepare(Path(paths[index]))
