@@ -27,6 +27,15 @@ import numpy as np
 
 from d2s.io import atomic_path
 
+#: What a score means and how images get to the model: the one text of the README's scoring
+#: section, ``d2s score --help``, the pyiqa metrics and the torch.hub entry points.
+SCORE_CONVENTION = (
+    "Scores are image complexity in [0, 1], higher = more complex (no-reference). Each image "
+    "is converted to 8-bit RGB, resized to the model's training resolution (S x S, PIL "
+    "bilinear; 512 for the authors' checkpoints) and normalised with the ImageNet mean and std "
+    "inside the model."
+)
+
 HEADER_START = "# d2s score v1;"
 COLUMNS = ("path", "score")
 MAP_FORMATS = {"png": (".png",), "npy": (".npy",), "both": (".png", ".npy")}

@@ -45,15 +45,7 @@ from d2s.data.images import (
     read_image,
     to_rgb,
 )
-
-#: What a score means and how images get to the model: the one text of the README's scoring
-#: section, ``d2s score --help``, the pyiqa metrics and the torch.hub entry points.
-SCORE_CONVENTION = (
-    "Scores are image complexity in [0, 1], higher = more complex (no-reference). Each image "
-    "is converted to 8-bit RGB, resized to the model's training resolution (S x S, PIL "
-    "bilinear; 512 for the authors' checkpoints) and normalised with the ImageNet mean and std "
-    "inside the model."
-)
+from d2s.score_outputs import SCORE_CONVENTION
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from d2s.score_outputs import MAP_FORMATS
+from d2s.score_outputs import MAP_FORMATS, SCORE_CONVENTION
 
 
 def _workers(text: str) -> int | str:
@@ -35,9 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="score your own images with a trained model",
         description="Score image files, folders (recursive) and glob patterns with a trained "
         "model (best.pt of d2s train, the authors' released D2S_R18.pth / D2S_R50.pth, or the "
-        "IC9600 authors' ICNet ck.pth) and write a CSV 'path,score' (complexity in [0, 1], "
-        "higher = more complex). Bad files are skipped and named on stderr; the exit status "
-        "is then 1.",
+        "IC9600 authors' ICNet ck.pth) and write a CSV 'path,score'. Bad files are skipped "
+        "and named on stderr; the exit status is then 1. " + SCORE_CONVENTION,
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
     p.add_argument("--checkpoint", "-c", required=True, type=Path, help="model checkpoint")
