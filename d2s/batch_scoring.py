@@ -36,11 +36,26 @@ class ScoredFile(NamedTuple):
     map: torch.Tensor | None = None
 
 
-def auto_workers(n_files: int, batch_size: int) -> int:
-    """All usable cores, but no more processes than batches (a handful of files starts none)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+def usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def auto_workers(n_files: int, batch_size: int, device_type: str = "cpu") -> int:
+    """``--workers auto``: every core between decoding and the model. With the model on a GPU
+    every core decodes; on the CPU half of them do and the model's threads get the other half
+    (:func:`model_threads`), as decoding processes and an oversubscribed model slow each other
+    down many times over. Never more processes than batches (a handful of files starts none)."""
+    cores = usable_cores()
     batches = -(-n_files // batch_size)
-    return 0 if batches <= 1 else min(cores or 1, batches)
+    wanted = cores if device_type == "cuda" else max(1, cores // 2)
+    return 0 if batches <= 1 else min(wanted, batches)
+
+
+def model_threads(workers: int) -> int:
+    """Torch threads of the scoring process on the CPU next to ``workers`` decoding processes."""
+    return max(1, usable_cores() - workers)
 
 
 class PathDataset(torch.utils.data.Dataset):

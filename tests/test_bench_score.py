@@ -33,7 +33,7 @@ def setting_folders(tmp_path, setting):
 
 def run(tmp_path, setting, runner=timed) -> dict:
     small, large, checkpoint = setting_folders(tmp_path, setting)
-    workers = auto_workers(setting["n"], setting["batch"])  # d2s score's default, for both
+    workers = auto_workers(setting["n"], setting["batch"], "cpu")  # d2s score's default
     return marginal_ratio(
         small, large, checkpoint, setting["size"], workers, setting["batch"], setting["repeats"],
         runner,
@@ -44,7 +44,7 @@ def test_tiny_score_vs_decode_body(tmp_path):
     result = run(tmp_path, TINY, timed_in_process)  # processes' start-up would dominate here
     assert result["images"] == [TINY["n"], 2 * TINY["n"]]
     assert set(result["rounds_ms_per_image"]) == {"score", "decode"}
-    assert result["workers"] == auto_workers(TINY["n"], TINY["batch"])
+    assert result["workers"] == auto_workers(TINY["n"], TINY["batch"], "cpu")
 
 
 def test_benchmark_score_over_decode(benchmark, tmp_path):

@@ -59,7 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--workers",
         type=_workers,
         default="auto",
-        help="image-decoding processes: auto (default: every core) or a number (0: none)",
+        help="image-decoding processes: auto (default: every core with a GPU, half of them "
+        "on the CPU, the model's threads taking the rest) or a number (0: none)",
     )
     p.add_argument(
         "--gpu-decode",
@@ -93,10 +94,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
     from tqdm.auto import tqdm
 
     from d2s import score_outputs as outputs
-    from d2s.batch_scoring import auto_workers
+    from d2s.batch_scoring import auto_workers, model_threads
     from d2s.cli import CLIError
     from d2s.data.images import DEFAULT_MAX_PIXELS, collect_images
     from d2s.scoring import load
@@ -148,7 +150,12 @@ def run(args: argparse.Namespace) -> int:
         partial = outputs.start_partial(partial_file, header, rows)
     kept = {row[0] for row in rows}
     done = frozenset(i for i, p in enumerate(paths) if str(p) in kept)
-    workers = auto_workers(len(paths), args.batch_size) if args.workers == "auto" else args.workers
+    workers = args.workers
+    if workers == "auto":
+        workers = auto_workers(len(paths), args.batch_size, scorer.device.type)
+    threads = torch.get_num_threads()
+    if scorer.device.type == "cpu" and workers:
+        torch.set_num_threads(min(threads, model_threads(workers)))
     stems = outputs.map_stems(paths) if args.maps is not None else []
 
     progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -180,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(1)
     finally:
         bar.close()
+        torch.set_num_threads(threads)
         if partial is not None:
             partial.close()
     if not rows:
