@@ -98,3 +98,14 @@ def test_resume_never_appends_to_a_foreign_csv_or_another_models(
     assert out.read_text() == before
     assert main(["score", *images, "-c", str(untrained_checkpoint), "--resume"]) == 2
     assert "--resume needs --out" in capsys.readouterr().err
+
+
+def test_auto_workers_split_the_cores(monkeypatch):
+    from d2s import batch_scoring
+
+    monkeypatch.setattr(batch_scoring, "usable_cores", lambda: 16)
+    assert batch_scoring.auto_workers(10_000, 32, "cuda") == 16  # the model is elsewhere
+    assert batch_scoring.auto_workers(10_000, 32, "cpu") == 8
+    assert batch_scoring.model_threads(8) == 8 and batch_scoring.model_threads(16) == 1
+    assert batch_scoring.auto_workers(96, 32, "cuda") == 3  # never more than batches
+    assert batch_scoring.auto_workers(32, 32, "cuda") == 0  # one batch: no process to start
