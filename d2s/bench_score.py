@@ -10,7 +10,6 @@ d2s.bench_score FOLDER --size S --workers W --batch-size B`` is the decode-only 
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import time
@@ -71,25 +70,31 @@ def marginal_ratio(
     runner=timed,
 ) -> dict:
     """Marginal ms per image of ``d2s score`` and of decode-only between the folders ``small``
-    (N images) and ``large`` (2N), median of ``repeats`` interleaved rounds, and their ratio."""
+    (N images) and ``large`` (2N), and their ratio. Each of the four runs is repeated
+    ``repeats`` times, interleaved so that machine load affects both alike, and its fastest
+    time is used (the least disturbed by other work on the machine)."""
     n_small = len(list(small.glob("*.jpg")))
     n_large = len(list(large.glob("*.jpg")))
     out = large.parent / "bench-scores.csv"
-    times: dict[str, list[float]] = {"score": [], "decode": []}
-    for _ in range(repeats):  # interleaved, so machine load affects both alike
-        for kind in times:
-            t_small = runner(commands(small, checkpoint, size, workers, batch, out)[kind])
-            t_large = runner(commands(large, checkpoint, size, workers, batch, out)[kind])
-            times[kind].append((t_large - t_small) / (n_large - n_small) * 1000)
-            out.unlink(missing_ok=True)
-    score, decode = (statistics.median(times[k]) for k in ("score", "decode"))
+    seconds: dict[tuple[str, str], list[float]] = {}
+    for _ in range(repeats):
+        for kind in ("score", "decode"):
+            for label, folder in (("small", small), ("large", large)):
+                cmd = commands(folder, checkpoint, size, workers, batch, out)[kind]
+                seconds.setdefault((kind, label), []).append(runner(cmd))
+                out.unlink(missing_ok=True)
+    fastest = {key: min(values) for key, values in seconds.items()}
+    per_image = {
+        kind: (fastest[kind, "large"] - fastest[kind, "small"]) / (n_large - n_small) * 1000
+        for kind in ("score", "decode")
+    }
     return {
         "images": [n_small, n_large],
         "workers": workers,
-        "score_ms_per_image": round(score, 3),
-        "decode_ms_per_image": round(decode, 3),
-        "score_over_decode": round(score / decode, 3),
-        "rounds_ms_per_image": {k: [round(v, 3) for v in vs] for k, vs in times.items()},
+        "score_ms_per_image": round(per_image["score"], 3),
+        "decode_ms_per_image": round(per_image["decode"], 3),
+        "score_over_decode": round(per_image["score"] / per_image["decode"], 3),
+        "runs_s": {f"{k}-{n}": [round(v, 2) for v in vs] for (k, n), vs in seconds.items()},
     }
 
 

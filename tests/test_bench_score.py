@@ -14,7 +14,7 @@ from d2s.models import build
 from d2s.training.checkpoint import save_checkpoint
 
 #: The demo checkpoint's size (workflow/config/demo.yaml: d2s-r18 scored at 48 px).
-DEMO = dict(model="d2s-r18", size=48, jpeg=(1024, 768), n=192, batch=32, repeats=3)
+DEMO = dict(model="d2s-r18", size=48, jpeg=(1024, 768), n=256, batch=32, repeats=3)
 TINY = dict(model="d2s-r18", size=32, jpeg=(96, 72), n=4, batch=2, repeats=1)
 
 
@@ -43,7 +43,9 @@ def run(tmp_path, setting, runner=timed) -> dict:
 def test_tiny_score_vs_decode_body(tmp_path):
     result = run(tmp_path, TINY, timed_in_process)  # processes' start-up would dominate here
     assert result["images"] == [TINY["n"], 2 * TINY["n"]]
-    assert set(result["rounds_ms_per_image"]) == {"score", "decode"}
+    assert set(result["runs_s"]) == {
+        f"{k}-{n}" for k in ("score", "decode") for n in ("small", "large")
+    }
     assert result["workers"] == auto_workers(TINY["n"], TINY["batch"], "cpu")
 
 
