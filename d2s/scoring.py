@@ -29,13 +29,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 from torch import nn
 
+from d2s.batch_scoring import ScoredFile
 from d2s.data.images import (
     DEFAULT_MAX_PIXELS,
     IMAGE_SUFFIXES,
@@ -45,12 +45,14 @@ from d2s.data.images import (
     read_image,
     to_rgb,
 )
+from d2s.score_outputs import SCORE_CONVENTION
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "SCORE_CONVENTION",
     "IMAGE_SUFFIXES",
     "ImageError",
     "Problem",
@@ -85,6 +87,16 @@ class ScoringModule(nn.Module):
 
     def forward_normalized(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images).reshape(-1)
+
+    @property
+    def has_maps(self) -> bool:
+        """Whether the model also predicts a complexity map (ICNet, ICCORN: ``forward_maps``)."""
+        return hasattr(self.model, "forward_maps")
+
+    def forward_maps(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores ``(B,)`` and maps ``(B, 1, S/8, S/8)`` in [0, 1] (64 × 64 at ICNet's 512²)."""
+        scores, maps = self.model.forward_maps((images - self.mean) / self.std)
+        return scores.reshape(-1), maps
 
 
 ImageLike = str | os.PathLike | Image.Image | torch.Tensor
@@ -201,33 +213,37 @@ class Scorer:
         return out.float().cpu()
 
     @torch.inference_mode()
+    def forward_batch(
+        self, images: Sequence[torch.Tensor], maps: bool = False
+    ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        """Prepared ``(3, S, S)`` images → CPU scores ``(B,)`` and, with ``maps``, one
+        ``(S/8, S/8)`` map per image (``None`` without)."""
+        batch = torch.stack([image.to(self.device) for image in images]).float()
+        if not maps:
+            return self.module(batch).float().cpu(), None
+        scores, cmaps = self.module.forward_maps(batch)
+        return scores.float().cpu(), list(cmaps.float().cpu()[:, 0])
+
+    @torch.inference_mode()
     def score_paths(
-        self, paths: Sequence[str | os.PathLike], batch_size: int = 32, num_workers: int = 0
-    ) -> Iterator[tuple[Path, float | None, str | None]]:
-        """``(path, score, None)`` or ``(path, None, error message)`` per path, in order.
+        self,
+        paths: Sequence[str | os.PathLike],
+        batch_size: int = 32,
+        num_workers: int = 0,
+        done: frozenset[int] = frozenset(),
+        maps: bool = False,
+        gpu_decode: bool = False,
+    ) -> Iterator[ScoredFile]:
+        """``(path, score, None, map)`` or ``(path, None, error message, None)`` per path, in
+        order, skipping the indices in ``done``; ``map`` is ``None`` unless ``maps``.
 
         Bad files are reported, not raised, so a long run is never lost to one broken image.
-        Images are decoded by a ``DataLoader`` (``num_workers`` processes, 0 = in this one).
+        Images are decoded by a ``DataLoader`` (``num_workers`` processes, 0 = in this one);
+        ``gpu_decode`` decodes JPEGs on a CUDA device (:mod:`d2s.batch_scoring`).
         """
-        from torch.utils.data import DataLoader
+        from d2s.batch_scoring import score_files
 
-        loader = DataLoader(
-            _PathDataset(list(paths), self.image_size, self.max_pixels),
-            batch_size=batch_size,
-            num_workers=num_workers,
-            collate_fn=list,
-            pin_memory=self.device.type == "cuda",
-        )
-        for rows in loader:
-            good = [row for row in rows if row[1] is not None]
-            scores = self._forward(torch.stack([row[1] for row in good])) if good else []
-            by_index = {row[0]: float(s) for row, s in zip(good, scores, strict=True)}
-            for index, _, error in rows:
-                path = Path(paths[index])
-                if error is None:
-                    yield path, by_index[index], None
-                else:
-                    yield path, None, error
+        yield from score_files(self, paths, batch_size, num_workers, done, maps, gpu_decode)
 
 
 def _as_unit_chw(tensor: torch.Tensor) -> torch.Tensor:
@@ -245,24 +261,6 @@ def _as_unit_chw(tensor: torch.Tensor) -> torch.Tensor:
     if not tensor.is_floating_point():
         raise ValueError(f"expected a float (RGB in [0, 1]) or uint8 tensor, got {tensor.dtype}")
     return tensor.float()
-
-
-class _PathDataset(torch.utils.data.Dataset):
-    """Decoded, resized images of ``paths``; a bad file gives its message instead (no raise)."""
-
-    def __init__(self, paths: list, size: int, max_pixels: int | None) -> None:
-        self.paths = paths
-        self.size = size
-        self.max_pixels = max_pixels
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
-        try:
-            return index, prepare_image(Path(self.paths[index]), self.size, self.max_pixels), None
-        except ImageError as err:
-            return index, None, str(err)
 
 
 def load(

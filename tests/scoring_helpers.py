@@ -39,10 +39,17 @@ def png_header_only(path: Path, width: int, height: int) -> Path:
     return path
 
 
+def csv_body(text: str) -> str:
+    """The CSV of ``d2s score`` without its header line (checked to be there)."""
+    first, _, rest = text.partition("\n")
+    assert first.startswith("# d2s score v1;"), first
+    return rest
+
+
 def score_cli(argv: list[str], capsys) -> tuple[int, dict[str, float], str]:
     code = main(["score", *argv])
     captured = capsys.readouterr()
-    rows = list(csv.reader(io.StringIO(captured.out))) if captured.out else []
+    rows = list(csv.reader(io.StringIO(csv_body(captured.out)))) if captured.out else []
     if rows:
         assert rows[0] == ["path", "score"]
     return code, {p: float(s) for p, s in rows[1:]}, captured.err

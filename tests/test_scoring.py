@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import torch
 from scipy.stats import spearmanr
+from scoring_helpers import csv_body
 
 from d2s.cli import main
 from d2s.data import load_items
@@ -66,7 +67,7 @@ def test_items(demo):
 
 
 def read_csv(text: str) -> dict[str, float]:
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(csv.reader(io.StringIO(csv_body(text))))
     assert rows[0] == ["path", "score"]
     return {path: float(score) for path, score in rows[1:]}
 

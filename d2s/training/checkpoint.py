@@ -12,7 +12,9 @@ kinds share one envelope ``{"format": FORMAT, "version": VERSION, "kind": ..., .
 
 The authors' released ``D2S_R18.pth`` / ``D2S_R50.pth`` (``{"model_state": state_dict, ...}``)
 load for scoring too; their keys are mapped by :func:`released_to_suite_keys`
-(:data:`RELEASED_KEY_MAP`). :func:`load_scoring_model` reads either format.
+(:data:`RELEASED_KEY_MAP`). So does the IC9600 authors' ICNet ``ck.pth`` (a bare state dict,
+recognised by its key layout with or without ``module.``; keys mapped by
+:data:`baselines.icnet.OFFICIAL_KEY_MAP`). :func:`read_any_model` reads every format.
 """
 
 from __future__ import annotations
@@ -192,6 +194,17 @@ _RESNETS = {
 }
 
 
+def strip_wrappers(key: str) -> str:
+    """``key`` without any ``module.``/``_orig_mod.`` prefixes (DataParallel, torch.compile)."""
+    stripped = True
+    while stripped:
+        stripped = False
+        for wrapper in _WRAPPER_PREFIXES:
+            if key.startswith(wrapper):
+                key, stripped = key[len(wrapper) :], True
+    return key
+
+
 def released_to_suite_keys(
     state: dict[str, torch.Tensor],
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
@@ -203,13 +216,7 @@ def released_to_suite_keys(
     mapped: dict[str, torch.Tensor] = {}
     ignored: list[str] = []
     for key, value in state.items():
-        name = key
-        stripped = True
-        while stripped:
-            stripped = False
-            for wrapper in _WRAPPER_PREFIXES:
-                if name.startswith(wrapper):
-                    name, stripped = name[len(wrapper) :], True
+        name = strip_wrappers(key)
         for old, new in RELEASED_KEY_MAP:
             if name.startswith(old):
                 mapped[new + name[len(old) :]] = value
@@ -244,12 +251,12 @@ def _describe(data: Any) -> str:
     return f"a {type(data).__name__}"
 
 
-def _from_suite(data: dict, path: Path) -> tuple[nn.Module, int, str, dict]:
+def _from_suite(data: dict, path: Path, images_only: bool) -> tuple[nn.Module, int, str, dict]:
     from d2s.models import model_names, model_spec
 
     _check_envelope(data, path, "model")
     name = data.get("model_name")
-    if name in model_names() and model_spec(name).reads_text:
+    if images_only and name in model_names() and model_spec(name).reads_text:
         raise CheckpointError(
             f"{path}: model {name!r} reads captions at test time; scoring takes images only "
             "(use d2s evaluate --captions)"
@@ -298,16 +305,43 @@ def _from_released(data: dict, path: Path, num_heads: int) -> tuple[nn.Module, i
     return model, RELEASED_IMAGE_SIZE, name, info
 
 
-def load_scoring_model(
-    checkpoint: str | os.PathLike, num_heads: int = 16
-) -> tuple[nn.Module, int, str, str, dict]:
-    """The image-only inference model of ``checkpoint`` for scoring, in either format.
+#: Keys only the IC9600 authors' ICNet state dict has (their ``ck.pth``, a bare state dict).
+ICNET_OFFICIAL_MARKERS = ("b1_1.0.weight", "b2_4_slam.linear.0.weight", "to_score_f.conv.weight")
 
-    ``checkpoint``: the ``best.pt`` of ``d2s train`` (or its run folder), or a released
-    ``D2S_R18.pth`` / ``D2S_R50.pth`` (``num_heads``: their AttnPool heads, not stored in them).
-    Returns ``(model, image_size, name, source path, info)``; ``info`` records where the weights
-    came from (format, model name, ignored keys, ...).
-    """
+#: Input size of the authors' ICNet (``gene.py``: ``Resize((512, 512))``, ImageNet normalisation).
+ICNET_OFFICIAL_IMAGE_SIZE = 512
+
+
+def is_icnet_official(data: Any) -> bool:
+    """Whether ``data`` is a state dict in the IC9600 authors' ICNet layout (any wrapper prefix)."""
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        return False
+    keys = {strip_wrappers(str(k)) for k in data}
+    return all(marker in keys for marker in ICNET_OFFICIAL_MARKERS)
+
+
+def _from_icnet_official(data: dict, path: Path) -> tuple[nn.Module, int, str, dict]:
+    from baselines.icnet import official_to_suite_keys
+    from d2s.models import build
+
+    mapped, unknown = official_to_suite_keys({strip_wrappers(k): v for k, v in data.items()})
+    if unknown:
+        raise CheckpointError(
+            f"{path}: looks like the IC9600 authors' ICNet (ck.pth) but has {len(unknown)} keys "
+            f"outside its layout, e.g. {unknown[:3]}"
+        )
+    model = build("icnet", pretrained=False)
+    load_weights(model, mapped, str(path))
+    info = {"format": "icnet-official", "model": "icnet", "epoch": None}
+    return model, ICNET_OFFICIAL_IMAGE_SIZE, "icnet", info
+
+
+def read_any_model(
+    checkpoint: str | os.PathLike, num_heads: int = 16, images_only: bool = True
+) -> tuple[nn.Module, int, str, Path, dict, dict | None]:
+    """Any checkpoint format this suite reads, as ``(model, image_size, name, path, info,
+    suite envelope or None)``; the model is in eval mode on the CPU. ``images_only`` refuses
+    models that read captions at test time (scoring takes images only)."""
     path = Path(checkpoint)
     if path.is_dir():
         if not (path / "best.pt").is_file():
@@ -315,13 +349,33 @@ def load_scoring_model(
         path = path / "best.pt"
     _check_file(path)
     data = safe_torch_load(path)
+    envelope = None
     if isinstance(data, dict) and data.get("format") == FORMAT:
-        model, size, name, info = _from_suite(data, path)
+        model, size, name, info = _from_suite(data, path, images_only)
+        envelope = data
     elif isinstance(data, dict) and "model_state" in data:
         model, size, name, info = _from_released(data, path, num_heads)
+    elif is_icnet_official(data):
+        model, size, name, info = _from_icnet_official(data, path)
     else:
         raise CheckpointError(
-            f"{path}: not a known checkpoint format (expected the best.pt of d2s train or the "
-            f"authors' released D2S_R18.pth/D2S_R50.pth with 'model_state'); found {_describe(data)}"
+            f"{path}: not a known checkpoint format (expected the best.pt of d2s train, the "
+            "authors' released D2S_R18.pth/D2S_R50.pth with 'model_state', or the IC9600 "
+            f"authors' ICNet ck.pth); found {_describe(data)}"
         )
+    return model.eval(), size, name, path, info, envelope
+
+
+def load_scoring_model(
+    checkpoint: str | os.PathLike, num_heads: int = 16
+) -> tuple[nn.Module, int, str, str, dict]:
+    """The image-only inference model of ``checkpoint`` for scoring, in any format.
+
+    ``checkpoint``: the ``best.pt`` of ``d2s train`` (or its run folder), a released
+    ``D2S_R18.pth`` / ``D2S_R50.pth`` (``num_heads``: their AttnPool heads, not stored in them),
+    or the IC9600 authors' ICNet ``ck.pth``.
+    Returns ``(model, image_size, name, source path, info)``; ``info`` records where the weights
+    came from (format, model name, ignored keys, ...).
+    """
+    model, size, name, path, info, _ = read_any_model(checkpoint, num_heads)
     return model, size, name, str(path), info

@@ -12,7 +12,7 @@ from d2s.data.torch_dataset import ImageDataset
 from d2s.data.validate import check_decodable
 from d2s.models import model_spec
 
-from .checkpoint import load_model
+from .checkpoint import read_any_model
 from .config import TrainConfig
 from .data import Split, attach_text, image_transform, read_captions
 from .evaluation import predict, write_outputs
@@ -30,11 +30,15 @@ def evaluate_checkpoint(
     device: str = "auto",
     batch_size: int = 64,
 ) -> dict:
-    """Predict every item of ``dataset`` (or one ``split``) with the model in ``checkpoint``;
+    """Predict every item of ``dataset`` (or one ``split``) with the model in ``checkpoint`` (any
+    format :func:`~d2s.training.checkpoint.read_any_model` reads);
     writes ``predictions.csv`` and ``metrics.json`` to ``out`` and returns the metrics."""
     items = load_items(dataset, root, split)
     check_decodable(items)  # a bad image is named before any model is built
-    model, data = load_model(checkpoint, resolve_device(device))
+    model, size, name, _, info, data = read_any_model(checkpoint, images_only=False)
+    model = model.to(resolve_device(device))
+    if data is None:  # a released or the IC9600 authors' checkpoint: no training config inside
+        data = {"config": {"model": name, "image_size": size}, "epoch": info.get("epoch")}
     trained = TrainConfig(**{k: v for k, v in data["config"].items() if k in _FIELDS})
     config = dataclasses.replace(
         trained,
