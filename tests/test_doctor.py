@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from d2s import doctor
+from d2s.plan import matrix_runs
 from d2s.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +79,9 @@ def test_low_disk_is_a_blocker_naming_what_will_be_written(machine, capsys):
     code, blockers, _ = _doctor(machine, capsys)
     assert code == 2 and len(blockers) == 1
     assert "disk" in blockers[0] and "20.0 GiB free" in blockers[0]
-    assert "image caches" in blockers[0] and "180 runs" in blockers[0]
+    paper = yaml.safe_load((REPO / "workflow/config/config.yaml").read_text())
+    runs = len(matrix_runs(paper))  # the paper matrix, none of it trained yet
+    assert "image caches" in blockers[0] and f"{runs} runs" in blockers[0]
 
 
 def test_no_cuda_is_a_blocker_unless_the_config_trains_on_the_cpu(machine, capsys, monkeypatch):
