@@ -42,10 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from d2s.outputs import OutputRefused
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except CLIError as err:
+    except (CLIError, OutputRefused) as err:
         print(f"d2s {args.command}: error: {err}", file=sys.stderr)
         return 2
 

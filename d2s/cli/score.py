@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
     p.add_argument("--checkpoint", "-c", required=True, type=Path, help="model checkpoint")
     p.add_argument("--out", "-o", type=Path, default=None, help="CSV file (default: stdout)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument(
@@ -67,8 +68,16 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--workers must be 0 or more, got {args.workers}")
     if args.max_pixels is not None and args.max_pixels < 0:
         raise CLIError(f"--max-pixels must be 0 (no limit) or more, got {args.max_pixels}")
-    if args.out is not None and args.out.is_dir():
-        raise CLIError(f"--out {args.out} is a folder; give a file name, e.g. scores.csv")
+    if args.out is not None:
+        from d2s.outputs import check_output, first_line_is
+
+        check_output(
+            args.out,
+            command="score",
+            inputs=[*args.paths, args.checkpoint],
+            force=args.force,
+            ours=first_line_is("path,score"),
+        )
     max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else (args.max_pixels or None)
 
     def report(message: str) -> None:
