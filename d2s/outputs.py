@@ -69,12 +69,14 @@ def check_output(
     ours: Callable[[Path], bool] | None = None,
     option: str = "--out",
     folder: bool = False,
+    hint: str = "Choose a new name, or pass --force to replace it",
 ) -> Path:
     """Refuse ``path`` as an output of ``command`` (see the module docstring); return it.
 
     ``inputs``: the files and folders the command reads. ``ours(path)``: whether an existing
     ``path`` carries the envelope or marker of ``command``'s own output (replaced without
-    ``--force``). ``folder``: the output is a folder (an empty one is free to use).
+    ``--force``). ``folder``: the output is a folder (an empty one is free to use). ``hint``:
+    what to do instead, for a refused existing output.
     """
     path = Path(path)
     shown = name_of(path)
@@ -114,7 +116,7 @@ def check_output(
         if not (empty or force or mine):
             raise OutputRefused(
                 f"{option} {shown} already exists and was not made by d2s {command}; nothing "
-                "was written. Choose a new name, or pass --force to replace it"
+                f"was written. {hint}"
             )
     writable_parent(path if folder and path.is_dir() else path.parent, option, shown)
     return path
