@@ -112,7 +112,8 @@ def check_output(
             raise OutputRefused(f"{option} {shown} is a file; give a folder")
         if not folder and path.is_dir():
             raise OutputRefused(f"{option} {shown} is a folder; give a file name")
-        empty = folder and not any(path.iterdir())
+        # empty sub-folders (e.g. those Snakemake makes for a rule's outputs) hold nothing to lose
+        empty = folder and not any(files for _, _, files in os.walk(path))
         if not (empty or force or mine):
             raise OutputRefused(
                 f"{option} {shown} already exists and was not made by d2s {command}; nothing "
