@@ -68,6 +68,8 @@ def _parse_rows(path: Path, lines: list[str]) -> dict[str, str]:
         name, caption = fields
         if name in rows:
             raise CaptionCacheError(f"{path}:{number}: image {name!r} appears twice")
+        if not caption.strip():
+            raise CaptionCacheError(f"{path}:{number}: the caption of {name!r} is empty")
         rows[name] = caption
     return rows
 
@@ -104,6 +106,10 @@ def read_captions(path: str | os.PathLike, require_complete: bool = True) -> dic
     if require_complete and text and not text.endswith("\n"):
         raise CaptionCacheError(f"{path}: last line is torn")
     lines = text.splitlines()
+    if text.startswith("\ufeff"):
+        raise CaptionCacheError(
+            f"{path}: starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without BOM"
+        )
     if not lines or tuple(lines[0].split("\t")) != HEADER:
         raise CaptionCacheError(f"{path}: header must be {'<TAB>'.join(HEADER)!r}")
     end = len(lines) if text.endswith("\n") else len(lines) - 1

@@ -219,7 +219,8 @@ def unpack(archive: Path, into: Path, progress: bool = True) -> None:
         ) from None
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as err:
         raise DatasetError(
-            f"{archive}: corrupt or truncated archive ({type(err).__name__}: {err}); re-download it"
+            f"{archive}: corrupt or truncated archive ({type(err).__name__}: "
+            f"{' '.join(str(err).split())}); re-download it"
         ) from None
 
 

@@ -68,8 +68,8 @@ def is_run_folder(out: Path) -> bool:
     """Whether ``out`` is a run folder of ``d2s train`` (see the module docstring)."""
     if foreign_entries(out):
         return False
-    if (out / MARKER).is_file():
-        return True
+    if (out / MARKER).is_file() or {e.name for e in out.iterdir()} <= {LOCK}:
+        return True  # marked, or claimed by a run that stopped before it marked it
     if not (out / "last.pt").is_file():
         return False
     from .checkpoint import read_checkpoint
@@ -174,7 +174,8 @@ class RunFolder:
             fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self._handle.seek(0)
-            holder = self._handle.read().strip() or "another process"
+            lines = self._handle.read().split("\n")
+            holder = next((line for line in reversed(lines) if line.strip()), "another process")
             self._handle.close()
             raise OutputRefused(
                 f"--out {name_of(self.out)} is in use by another d2s train ({holder}); wait for "
