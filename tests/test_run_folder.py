@@ -201,9 +201,15 @@ def test_caption_file_problems_are_named(tmp_path, capsys, content, named):
     refused(code, err, named)
 
 
-def test_score_image_size_has_an_upper_bound(untrained_checkpoint, tmp_path, capsys):
+def test_score_image_size_has_an_upper_bound(untrained_checkpoint, tmp_path, capsys, monkeypatch):
     from data_fixtures import write_image
 
+    import d2s.scoring
+
+    def refuse_to_score(*args, **kwargs):  # without the bound, 100000² pixels end in the OOM killer
+        raise AssertionError("scoring started at --image-size 100000")
+
+    monkeypatch.setattr(d2s.scoring.Scorer, "score_paths", refuse_to_score)
     photo = write_image(tmp_path / "photo.jpg", size=40)
     code, err = run_cli(["score", photo, "-c", untrained_checkpoint, "--image-size", "100000"],
                         capsys)  # fmt: skip

@@ -55,3 +55,32 @@ def test_changed_epochs_rerun_the_run_from_scratch(tmp_path):
         history = (tmp_path / RUN / "log.csv").read_text().splitlines()
         assert len(history) == 1 + epochs  # header + one row per epoch: nothing of the old run
     assert "discarding the old run" in log
+
+
+def test_a_training_key_typo_stops_the_dag_build_naming_it(tmp_path):
+    """The issue's reproduction: a typo under ``training:`` failed only inside a train job."""
+    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(REPO / "workflow", tmp_path / "workflow")
+    (tmp_path / "typo.yaml").write_text("training:\n  epochz: 3\nmodels:\n  icnet: {lr: fast}\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--cores",
+            "1",
+            f"{RUN}/metrics.json",
+            "--configfile",
+            "workflow/config/demo.yaml",
+            "typo.yaml",
+        ],  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert "unknown config key 'epochz' (did you mean 'epochs'?)" in done.stdout + done.stderr
