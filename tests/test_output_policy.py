@@ -207,3 +207,23 @@ def test_a_copied_placement_record_does_not_make_a_folder_replaceable(dataset, t
     code, err = run_cli(place(src, mine), capsys)
     refused(code, err, "thesis.tex")
     assert snapshot(mine) == before
+
+
+def test_score_into_a_folder_it_cannot_write_is_refused_before_scoring(
+    untrained_checkpoint, tmp_path, capsys, monkeypatch
+):
+    """The issue's reproduction: the scores were computed, then lost to a PermissionError. (The
+    folder's permission is simulated: the tests may run as root, who may write anywhere.)"""
+    import os
+
+    import d2s.scoring
+
+    photo = write_image(tmp_path / "photo.jpg", size=40)
+    locked = tmp_path / "read-only"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: real_access(p, mode) and p != locked)
+    monkeypatch.setattr(d2s.scoring.Scorer, "score_paths", lambda *a, **k: iter(()))
+    code, err = run_cli(["score", photo, "-c", untrained_checkpoint, "--out", locked / "s.csv"],
+                        capsys)  # fmt: skip
+    refused(code, err, locked, "permission denied")
