@@ -283,8 +283,8 @@ class Run(DataPath):
             state.get("inputs"), self.inputs
         ):
             raise CheckpointError(
-                f"{path}: was written by a different configuration; delete the run folder "
-                f"{self.out} (or choose another --out) to start afresh"
+                f"{path}: was written for another configuration or other data; pass --restart "
+                "to discard it and train afresh, or choose another --out"
             )
         task.load_state_dict(state["task"])
         optimizer.load_state_dict(state["optimizer"])
