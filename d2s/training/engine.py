@@ -97,8 +97,7 @@ class Run(DataPath):
     # training ---------------------------------------------------------------------------------
     def train(self) -> dict:
         cfg = self.config
-        # claimed and locked before anything is read or written; its own temporaries cleaned
-        folder = RunFolder(self.out, config_reads(cfg))
+        folder = RunFolder(self.out, config_reads(cfg))  # refused at once if not ours
         train_items, selection_items = train_and_selection_items(cfg)
         check_splits(cfg, train_items, selection_items)
         test_items = load_split_items(cfg, cfg.test_split)
@@ -108,7 +107,8 @@ class Run(DataPath):
             cfg.test_split: test_items,
         }
         self.inputs = run_inputs(cfg, splits)
-        finished = folder.reconcile(self.inputs, self.restart)
+        # created, locked and matched to the inputs only once the splits passed their checks
+        finished = folder.claim(self.inputs, self.restart)
         if finished is not None:
             print(f"{self.out / 'metrics.json'}: run already complete")
             return finished

@@ -158,12 +158,22 @@ class RunFolder:
             hint=f"A run writes only into a new or empty folder, or its own (it holds {MARKER}): "
             "choose another --out",
         )
+
+    def claim(self, inputs: dict, restart: bool) -> dict | None:
+        """Create and lock the folder, then :meth:`reconcile`; a refusal changes nothing in it.
+        Returns the finished metrics of a complete, current run, else None."""
         self.out.mkdir(parents=True, exist_ok=True)
         self._lock()
+        finished = self.reconcile(inputs, restart)
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        self._handle.flush()
         for part in self.out.glob(".*.part"):
             # a run's own temporaries only: under the lock, any found belong to a dead process
             if _own_temporary(part.name) and part.is_file() and not part.is_symlink():
                 part.unlink(missing_ok=True)
+        return finished
 
     def _lock(self) -> None:
         import fcntl
@@ -181,10 +191,6 @@ class RunFolder:
                 f"--out {name_of(self.out)} is in use by another d2s train ({holder}); wait for "
                 "it to finish, or choose another --out"
             ) from None
-        self._handle.seek(0)
-        self._handle.truncate()
-        self._handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-        self._handle.flush()
 
     def reconcile(self, inputs: dict, restart: bool) -> dict | None:
         """Match the folder's run to ``inputs``: the finished metrics when it is complete and
