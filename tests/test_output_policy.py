@@ -227,3 +227,10 @@ def test_score_into_a_folder_it_cannot_write_is_refused_before_scoring(
     code, err = run_cli(["score", photo, "-c", untrained_checkpoint, "--out", locked / "s.csv"],
                         capsys)  # fmt: skip
     refused(code, err, locked, "permission denied")
+
+
+def test_a_corrupt_tar_gz_is_refused_in_one_line(tmp_path, capsys):
+    archive = tmp_path / "IC9600.tar.gz"
+    archive.write_bytes(b"\x00not an archive" * 200)
+    code, err = run_cli(place(archive, tmp_path / "dest"), capsys)
+    refused(code, err, archive, "corrupt")
