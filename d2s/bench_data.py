@@ -181,14 +181,13 @@ def marginal_epoch_ms_per_image(
     warm-up run builds the image and caption caches first; the four runs of a repeat are
     interleaved so machine load hits both kinds alike; medians over ``repeats``."""
     train = len((Path(root) / "train.txt").read_text().splitlines())
-    train_cli_seconds(root, Path(root) / "runs" / "warm-up", "d2s", epochs[0], setting)
+    runs = Path(root).parent / f"{Path(root).name}-runs"  # beside the dataset, never inside it
+    train_cli_seconds(root, runs / "warm-up", "d2s", epochs[0], setting)
     per_image: dict[str, list[float]] = {"d2s": [], "vision-only": []}
     for repeat in range(repeats):
         for kind in per_image:
             short, long = (
-                train_cli_seconds(
-                    root, Path(root) / "runs" / f"{kind}-{n}-{repeat}", kind, n, setting
-                )
+                train_cli_seconds(root, runs / f"{kind}-{n}-{repeat}", kind, n, setting)
                 for n in epochs
             )
             per_image[kind].append(1000 * (long - short) / (epochs[1] - epochs[0]) / train)

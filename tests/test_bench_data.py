@@ -84,7 +84,9 @@ def test_tiny_marginal_epoch_cost_of_d2s_train(tmp_path):
     assert cost["d2s_over_vision_only"] == pytest.approx(ratio, abs=1e-3)
     for kind, eal_on in (("d2s", True), ("vision-only", False)):
         for epochs in (1, 2):
-            log = pd.read_csv(tmp_path / "runs" / f"{kind}-{epochs}-0" / "log.csv")
+            log = pd.read_csv(
+                tmp_path.parent / f"{tmp_path.name}-runs" / f"{kind}-{epochs}-0" / "log.csv"
+            )
             assert len(log) == epochs, (kind, epochs)
             assert (log["eal"].iloc[-1] > 0) == eal_on, (kind, epochs)  # EAL on in D2S only
 

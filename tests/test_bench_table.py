@@ -218,10 +218,10 @@ def test_write_is_atomic_and_complete(json_path, tmp_path, monkeypatch):
 
     real = d2s.io.atomic_path
 
-    def failing_atomic_path(path):
+    def failing_atomic_path(path, *args, **kwargs):
         if str(path).endswith(".csv"):
             raise OSError("disk full")
-        return real(path)
+        return real(path, *args, **kwargs)
 
     monkeypatch.setattr(d2s.io, "atomic_path", failing_atomic_path)
     with pytest.raises(OSError, match="disk full"):

@@ -16,8 +16,8 @@ import torch
 import yaml
 
 from d2s import doctor
-from d2s.plan import matrix_runs
 from d2s.cli import main
+from d2s.plan import matrix_runs
 
 REPO = Path(__file__).resolve().parents[1]
 GIB = 2**30

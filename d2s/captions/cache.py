@@ -57,8 +57,9 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _parse_rows(path: Path, lines: list[str]) -> dict[str, str]:
-    """Rows after the header as ``{name: caption}`` in file order; raises on damage."""
+def _parse_rows(path: Path, lines: list[str], plain: bool = False) -> dict[str, str]:
+    """Rows after the header as ``{name: caption}`` in file order; raises on damage. ``plain``:
+    a user's TSV, where an empty caption is a mistake (a captioner's empty output is kept)."""
     rows: dict[str, str] = {}
     for number, fields in enumerate(
         csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE, quotechar=None), start=2
@@ -68,6 +69,8 @@ def _parse_rows(path: Path, lines: list[str]) -> dict[str, str]:
         name, caption = fields
         if name in rows:
             raise CaptionCacheError(f"{path}:{number}: image {name!r} appears twice")
+        if plain and not caption.strip():
+            raise CaptionCacheError(f"{path}:{number}: the caption of {name!r} is empty")
         rows[name] = caption
     return rows
 
@@ -104,10 +107,14 @@ def read_captions(path: str | os.PathLike, require_complete: bool = True) -> dic
     if require_complete and text and not text.endswith("\n"):
         raise CaptionCacheError(f"{path}: last line is torn")
     lines = text.splitlines()
+    if text.startswith("\ufeff"):
+        raise CaptionCacheError(
+            f"{path}: starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without BOM"
+        )
     if not lines or tuple(lines[0].split("\t")) != HEADER:
         raise CaptionCacheError(f"{path}: header must be {'<TAB>'.join(HEADER)!r}")
     end = len(lines) if text.endswith("\n") else len(lines) - 1
-    rows = _parse_rows(path, lines[1:end])
+    rows = _parse_rows(path, lines[1:end], plain)
     if meta.get("complete") and meta.get("count") != len(rows):
         raise CaptionCacheError(
             f"{path}: {len(rows)} rows but the sidecar records {meta.get('count')}"

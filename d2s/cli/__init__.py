@@ -44,10 +44,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from d2s.io import DiskFull
+    from d2s.outputs import OutputRefused
+
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # KEY=VALUE words after an option (``d2s train --config C --out R epochs=2``) are overrides too
+    words = [word for word in extra if "=" in word and not word.startswith("-")]
+    if extra and (len(words) < len(extra) or not hasattr(args, "overrides")):
+        parser.error("unrecognized arguments: " + " ".join(extra))
+    if words:
+        args.overrides = [*args.overrides, *words]
     try:
         return int(args.func(args) or 0)
-    except CLIError as err:
+    except DiskFull as err:
+        print(f"d2s {args.command}: error: {err.strerror}", file=sys.stderr)
+        return 2
+    except (CLIError, OutputRefused) as err:
         print(f"d2s {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -55,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="output JSON of the ratios (default: <CSV stem>_ratios.json beside the CSV)",
     )
+    p.add_argument("--force", action="store_true", help="replace files not made by bench-table")
     p.add_argument(
         "--require",
         default=None,
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from d2s.bench import TABLE1_MODELS, BenchmarkJSONError, write_latency_table
     from d2s.cli import CLIError
 
+    _check_table_outputs(args)
     if args.require is None:
         required = TABLE1_MODELS
     else:
@@ -222,3 +224,22 @@ def run_plan(args: argparse.Namespace) -> int:
         else:
             print("  (non-EAL runs are costed at the vision-only step; see d2s/plan.py)")
     return 0
+
+
+def _check_table_outputs(args: argparse.Namespace) -> None:
+    """The output policy (d2s/outputs.py) for the CSV and its ratios JSON (the pair is ours when
+    the JSON holds the ratios' ``targets``)."""
+    from d2s.outputs import check_output
+
+    ratios = args.ratios or args.out.with_name(f"{args.out.stem}_ratios.json")
+
+    def ours(_: Path) -> bool:
+        try:
+            return "targets" in json.loads(ratios.read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError):
+            return False
+
+    for out in (args.out, ratios):
+        check_output(
+            out, command="bench-table", inputs=[args.bench_json], force=args.force, ours=ours
+        )

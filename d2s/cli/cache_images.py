@@ -29,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--record", type=Path, help="write a JSON listing the cache files here")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--force", action="store_true", help="replace a --record not made here")
     p.set_defaults(func=run)
 
 
@@ -39,6 +40,18 @@ def run(args: argparse.Namespace) -> int:
     from d2s.training import ConfigError, load_config, parse_overrides
     from d2s.training.data import open_split_cache
 
+    if args.record:
+        from d2s.outputs import check_output
+
+        def ours(path: Path) -> bool:  # a record of this command lists its caches
+            try:
+                return "caches" in json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError, TypeError):
+                return False
+
+        check_output(
+            args.record, command="cache-images", force=args.force, ours=ours, option="--record"
+        )
     try:
         overrides = {**parse_overrides(args.overrides), **_DATA_ONLY}
         config = load_config(args.config, overrides)

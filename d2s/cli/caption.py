@@ -97,6 +97,7 @@ def run_import(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
     from d2s.data import DatasetError, load_items
 
+    _check_out(args.out, [args.file, args.root, args.split_dir])
     try:
         items = load_items("ic9600", args.root, args.split, args.split_dir)
         split_file = Path(args.split_dir or args.root) / f"{args.split}.txt"
@@ -125,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
         args.caption_parser.error("the following arguments are required: " + ", ".join(missing))
     if args.batch_size < 1:
         raise CLIError("--batch-size must be at least 1")
+    _check_out(
+        args.out, [args.root, args.split_dir, args.model if args.captioner == "demo" else None]
+    )
     split = None if args.split == "all" else args.split
     try:
         items = load_items(args.dataset, args.root, split, args.split_dir)
@@ -180,4 +184,19 @@ def _caption(args: argparse.Namespace, items, info) -> dict:
         workers=workers,
         progress=args.progress,
         info=info,
+    )
+
+
+def _check_out(out: str, inputs: list) -> None:
+    """The output policy (d2s/outputs.py): never an input or into a dataset; an existing caption
+    cache (it has its sidecar) is resumed or checked by the command itself."""
+    from d2s.captions.cache import sidecar_path
+    from d2s.outputs import check_output
+
+    check_output(
+        out,
+        command="caption",
+        inputs=[path for path in inputs if path],
+        ours=lambda path: sidecar_path(path).is_file(),
+        hint="an existing caption cache has its sidecar OUT.json; choose a new --out",
     )

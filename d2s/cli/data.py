@@ -49,10 +49,21 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 @_dataset_errors
 def run_make_demo(args: argparse.Namespace) -> int:
-    from d2s.data.demo import make_demo
+    from d2s.data.demo import is_demo, make_demo
+    from d2s.outputs import check_output
 
     if args.size < 8:
         raise CLIError("--size must be at least 8 (one image per IC9600 category)")
+    if not 16 <= args.image_size <= 4096:
+        raise CLIError(f"--image-size must be between 16 and 4096, got {args.image_size}")
+    check_output(
+        args.root,
+        command="data make-demo",
+        force=args.force,
+        ours=is_demo,
+        option="ROOT",
+        folder=True,
+    )
     counts = make_demo(
         args.root,
         seed=args.seed,
@@ -93,8 +104,24 @@ def run_place(args: argparse.Namespace) -> int:
 
 @_dataset_errors
 def run_splits(args: argparse.Namespace) -> int:
-    from d2s.data.splits import make_splits
+    from d2s.data.splits import MARKER, N_BINS, make_splits
+    from d2s.outputs import check_output, has_marker
 
+    if not 0 < args.val_fraction < 1:
+        raise CLIError(f"--val-fraction must lie strictly between 0 and 1, got {args.val_fraction}")
+    bad = [size for size in args.sizes if size < 1 or size % N_BINS]
+    if args.kind == "sst" and bad:
+        raise CLIError(
+            f"--sizes: {bad[0]} is not a positive multiple of {N_BINS} (one share per label bin)"
+        )
+    check_output(
+        args.out,
+        command="data splits",
+        inputs=[args.root],
+        force=args.force,
+        ours=has_marker(MARKER),
+        folder=True,
+    )
     counts = make_splits(
         args.name,
         args.root,
@@ -145,6 +172,9 @@ def register(subparsers) -> None:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--size", type=int, default=400, help="number of images (default 400)")
     demo.add_argument("--image-size", type=int, default=128, help="side in pixels (default 128)")
+    demo.add_argument(
+        "--force", action="store_true", help="write into a non-empty ROOT that is not a dataset"
+    )
     demo.set_defaults(func=run_make_demo)
 
     fetch = commands.add_parser(
@@ -184,7 +214,10 @@ def register(subparsers) -> None:
     splits = commands.add_parser("splits", help="write reproducible split files")
     splits.add_argument("name", choices=DATASET_NAMES)
     splits.add_argument("root", help="the dataset folder")
-    splits.add_argument("--out", required=True, help="folder for <split>.txt files")
+    splits.add_argument("--out", required=True, help="folder for <split>.txt files (its own)")
+    splits.add_argument(
+        "--force", action="store_true", help="write into a non-empty --out not made by this command"
+    )
     splits.add_argument("--kind", required=True, choices=("official", "val", "sst", "nriqa"))
     splits.add_argument("--seed", type=int, default=0)
     splits.add_argument(

@@ -32,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--buffer-size", type=int, default=128, help="EAL buffer capacity M")
     p.add_argument("--refresh-steps", type=int, default=8)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--force", action="store_true", help="write into a --out not made by demo")
     p.set_defaults(func=run)
 
 
@@ -42,12 +43,13 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from d2s.data import load_items
-    from d2s.data.demo import make_demo
+    from d2s.data.demo import is_demo, make_demo
     from d2s.data.torch_dataset import ImageDataset
     from d2s.io import atomic_write_text
     from d2s.metrics import evaluate
     from d2s.models import build
     from d2s.objective import D2SObjective
+    from d2s.outputs import check_output
     from d2s.text import cached_text_features, load_text_encoder
     from d2s.training.config import TrainConfig
     from d2s.training.tasks import objective_config
@@ -55,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     started = time.time()
     torch.manual_seed(args.seed)
     data = args.out / "data"
-    if not (data / "demo.json").exists():
+    # the output policy (d2s/outputs.py): its own demo data and summary, or new ones
+    check_output(args.out / "summary.json", command="demo", ours=_is_summary, force=args.force)
+    if not (data / "demo.json").exists():  # to be written (an existing demo set is only read)
+        check_output(data, command="demo", ours=is_demo, folder=True, force=args.force)
         print(f"writing the demo dataset to {data}")
         make_demo(data, seed=0, size=args.size, progress=True)
     train_items = load_items("ic9600", data, "train")
@@ -160,3 +165,11 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_text(json.dumps(summary, indent=2) + "\n", args.out / "summary.json")
     print(f"wrote {args.out / 'summary.json'} ({summary['seconds']} s)")
     return 0
+
+
+def _is_summary(path: Path) -> bool:
+    """Whether ``path`` is a summary this command wrote."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("run") == "demo"
+    except (OSError, ValueError, AttributeError):
+        return False

@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: beside CKPT)")
     p.add_argument("--captions", default=None, help="caption TSV (caption-only/concat models)")
     p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--force", action="store_true", help="write into a non-empty --out not made by evaluate"
+    )
     p.add_argument("--batch-size", type=int, default=64)
     p.set_defaults(func=run)
 
@@ -28,10 +31,20 @@ def run(args: argparse.Namespace) -> int:
     from d2s.captions.cache import CaptionCacheError
     from d2s.cli import CLIError
     from d2s.data import DatasetError
+    from d2s.outputs import check_output
     from d2s.training.checkpoint import CheckpointError
     from d2s.training.cross import evaluate_checkpoint
+    from d2s.training.run_folder import is_evaluation
 
     out = args.out or args.checkpoint.parent / f"eval-{args.dataset}"
+    check_output(
+        out,
+        command="evaluate",
+        inputs=[args.checkpoint, args.root, *([args.captions] if args.captions else [])],
+        force=args.force,
+        ours=is_evaluation,
+        folder=True,
+    )
     try:
         metrics = evaluate_checkpoint(
             args.checkpoint,

@@ -29,16 +29,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="input resolution N (default: the checkpoint's training resolution; 512 released)",
     )
     p.add_argument("--device", default="cpu", help="device to trace on (default cpu)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
     from d2s.export import ExportError, export
+    from d2s.outputs import check_output
     from d2s.training.checkpoint import CheckpointError
 
-    if args.out.is_dir():
-        raise CLIError(f"--out {args.out} is a folder; give a file name")
+    check_output(
+        args.out, command="export", inputs=[args.checkpoint], force=args.force, ours=is_export
+    )
     try:
         meta = export(args.checkpoint, args.out, args.format, args.image_size, args.device)
     except (CheckpointError, ExportError, ValueError) as err:
@@ -50,3 +53,20 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def is_export(path: Path) -> bool:
+    """Whether ``path`` is a model this command exported (TorchScript ``d2s.json`` extra file or
+    ONNX metadata, see ``d2s/export.py``)."""
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                return any(name.endswith("/extra/d2s.json") for name in archive.namelist())
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+        return any(prop.key == "model" for prop in model.metadata_props)
+    except Exception:  # any unreadable file is simply not ours
+        return False

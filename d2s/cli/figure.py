@@ -19,6 +19,7 @@ before/after-alignment features of a D2S run (``.npz``) that Figs. 4(d), 4(e), 1
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,13 +62,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples (fig7)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--force", action="store_true", help="replace existing files not made here")
     p.set_defaults(func=run)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """The output policy (d2s/outputs.py) for every file this figure writes."""
+    import zipfile
+    from pathlib import Path
+
+    from d2s.outputs import check_output, first_line_is
+
+    runs = [spec.split("=", 1)[-1] for spec in args.run]
+    inputs = [args.table, args.features, *args.compare_features, args.captions, args.root]
+    inputs = [path for path in [*inputs, *args.records, *runs] if path]
+    if args.name == "gallery":
+        outs = [Path(args.out), Path(args.out).with_name("index.md")]
+        ours = first_line_is(f"# D2S figures ({args.config_name or 'paper'} config)")
+    elif args.name == "features":
+        outs = [Path(args.out)]
+        ours = zipfile.is_zipfile  # an .npz of figure features
+    else:
+        suffixes = ("png", "pdf", "csv", "json", "npz")
+        outs = [Path(f"{args.out}.{suffix}") for suffix in suffixes]
+        record = Path(f"{args.out}.json")
+
+        def ours(path: Path) -> bool:  # listed by the figure's own JSON record
+            if path.suffix == ".npz" and zipfile.is_zipfile(path):
+                return True  # the plotted arrays (the workflow declares the other four files)
+            try:
+                return path.name in json.loads(record.read_text(encoding="utf-8"))["files"].values()
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                return False
+
+    for out in outs:
+        check_output(out, command="figure", inputs=inputs, force=args.force, ours=ours)
 
 
 def run(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
     from d2s.figures.sources import FigureError, parse_runs
 
+    _check_outputs(args)
     try:
         if args.threads > 0:
             import torch

@@ -47,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="keep the rows of an interrupted (or earlier) run of the same model in --out and "
         "score only the rest",
     )
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument(
@@ -114,6 +115,16 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--resume needs --out (the CSV to continue)")
     if args.maps is not None and args.maps.exists() and not args.maps.is_dir():
         raise CLIError(f"--maps {args.maps} is a file; give a folder")
+    if args.out is not None:
+        from d2s.outputs import check_output, first_line_is
+
+        check_output(
+            args.out,
+            command="score",
+            inputs=[*args.paths, args.checkpoint],
+            force=args.force,
+            ours=first_line_is(outputs.HEADER_START, prefix=True),
+        )
     max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else (args.max_pixels or None)
 
     def report(message: str) -> None:

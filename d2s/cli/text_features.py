@@ -11,6 +11,7 @@ encoder: a changed caption or encoder computes anew, an unchanged one is read ba
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-dir", default=None, help="feature cache (default: beside --out)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     p.set_defaults(func=run)
 
@@ -40,8 +42,17 @@ def run(args: argparse.Namespace) -> int:
     from d2s.captions.cache import CaptionCacheError
     from d2s.captions.features import build_text_features
     from d2s.cli import CLIError
+    from d2s.outputs import check_output
     from d2s.text import load_text_encoder
 
+    for out in (args.out, f"{args.out}.json"):
+        check_output(
+            out,
+            command="text-features",
+            inputs=[args.captions, f"{args.captions}.json"],
+            force=args.force,
+            ours=lambda _: _is_features(Path(args.out)),
+        )
     pretrained = None if args.clip_weights == "random" else args.clip_weights
     try:
         encoder = load_text_encoder(pretrained=pretrained, device=args.device)
@@ -66,3 +77,14 @@ def run(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _is_features(out: Path) -> bool:
+    """Whether ``out`` and its sidecar are this command's (the sidecar's own keys)."""
+    import json
+
+    try:
+        record = json.loads(Path(f"{out}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and "truncated_at_context" in record

@@ -19,6 +19,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. epochs=5"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="when OUT holds a run of another config or data, discard it and train afresh "
+        "(default: refuse, naming what changed)",
+    )
     p.set_defaults(func=run)
 
 
@@ -32,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config, parse_overrides(args.overrides))
-        metrics = train(config, args.out, progress=not args.no_progress)
+        metrics = train(config, args.out, progress=not args.no_progress, restart=args.restart)
     except (ConfigError, DatasetError, CheckpointError, CaptionCacheError, TrainingDiverged) as err:
         raise CLIError(str(err)) from None
     print(

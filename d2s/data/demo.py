@@ -64,6 +64,53 @@ def is_test(index: int) -> bool:
     return (index // len(CATEGORIES)) % 4 == 3
 
 
+#: The demo's own record of the files it wrote (hidden, so it outlives Snakemake deleting the
+#: rule's outputs before a re-run): a folder whose every file it lists may be written again.
+MARKER = ".d2s-demo.json"
+
+
+def files_under(root: Path) -> list[str]:
+    """Every file under ``root`` (links not followed), as sorted paths relative to it."""
+    found = []
+    for folder, _, names in os.walk(root):
+        found += [os.path.relpath(os.path.join(folder, name), root) for name in names]
+    return sorted(found)
+
+
+def planned_files(size: int) -> list[str]:
+    """Every file :func:`make_demo` writes for ``size`` images, relative to its root."""
+    n_refs, n_cross = max(2, size // 50), max(8, size // 4)
+    names = [f"images/{image_name(i, CATEGORIES[i % len(CATEGORIES)])}" for i in range(size)]
+    names += ["train.txt", "test.txt", "captions.tsv", "factors.tsv", "demo.json"]
+    names += [f"cross/images/cross_{i:04d}.png" for i in range(n_cross)] + ["cross/labels.csv"]
+    for r in range(1, n_refs + 1):
+        names.append(f"distortion/images/I{r:02d}.png")
+        names += [
+            f"distortion/images/I{r:02d}_{t:02d}_{level:02d}.png"
+            for t in range(1, len(DISTORTIONS) + 1)
+            for level in range(1, 6)
+        ]
+    return names + ["distortion/dmos.csv", "distortion/captions.tsv"]
+
+
+def _made(root: Path) -> list[str] | None:
+    try:
+        files = json.loads((root / MARKER).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return files if isinstance(files, list) else None
+
+
+def is_demo(root: Path) -> bool:
+    """Whether ``root`` holds only what a previous ``make_demo`` wrote or was writing (its marker
+    lists the files, written first; a killed write's hidden ``.part`` temporaries aside)."""
+    made = _made(Path(root))
+    if made is None:
+        return False
+    left = {name for name in files_under(Path(root)) if not Path(name).name.endswith(".part")}
+    return left <= set(made) | {MARKER}
+
+
 def _save(image: Image.Image, path: Path, **settings) -> None:
     from d2s.io import atomic_path
 
@@ -113,6 +160,13 @@ def make_demo(
     if size < 8:
         raise ValueError("the demo needs at least 8 images (one per category)")
     root = Path(root)
+    if is_demo(root):  # ours: the previous demo goes, so a smaller one leaves nothing stale
+        for name in _made(root) or []:
+            (root / name).unlink(missing_ok=True)
+    planned = planned_files(size)
+    _write_text(
+        json.dumps({"made_by": "d2s data make-demo", "files": planned}) + "\n", root / MARKER
+    )
     images = root / "images"
     splits: dict[str, list[tuple[str, float]]] = {"train": [], "test": []}
     captions, factors = [], []

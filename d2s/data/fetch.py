@@ -219,7 +219,8 @@ def unpack(archive: Path, into: Path, progress: bool = True) -> None:
         ) from None
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as err:
         raise DatasetError(
-            f"{archive}: corrupt or truncated archive ({type(err).__name__}: {err}); re-download it"
+            f"{archive}: corrupt or truncated archive ({type(err).__name__}: "
+            f"{' '.join(str(err).split())}); re-download it"
         ) from None
 
 
@@ -302,11 +303,15 @@ def fetch_dataset(
         shutil.rmtree(unpacked)
     unpacked.mkdir(parents=True)
     staging = fresh_staging(dest)
-    archives = []
+    archives: list[Path] = []
+    kept: list[Path] = []
     try:
         for how, what in SOURCES[spec.name][source]:
             if how == "url":
-                archive = http_download(what, downloads / what.rsplit("/", 1)[-1], progress)
+                target = downloads / what.rsplit("/", 1)[-1]
+                if target.is_file():  # already there (perhaps the user's own copy): never deleted
+                    kept.append(target)
+                archive = http_download(what, target, progress)
             elif how == "hf":
                 archive = hf_download(what, downloads)
             else:
@@ -330,5 +335,6 @@ def fetch_dataset(
         shutil.rmtree(staging, ignore_errors=True)
     if not keep_archives:
         for archive in archives:
-            archive.unlink(missing_ok=True)
+            if archive not in kept:
+                archive.unlink(missing_ok=True)
     return read_marker(dest) or {}

@@ -162,6 +162,8 @@ def load_items(
     """
     spec = get_spec(dataset)
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise DatasetError(f"{root}: a file, not a folder; give the {spec.title} dataset folder")
     if not root.is_dir():
         raise DatasetError(f"{root}: {spec.title} folder not found. {spec.how_to_get}")
     if split_dir is None:

@@ -95,6 +95,10 @@ def nriqa_split(
     return {name: [scaled[i] for i in sorted(idx)] for name, idx in parts.items()}
 
 
+#: Written into every folder of split files this suite made (the output policy's "ours").
+MARKER = ".d2s-splits.json"
+
+
 def write_split(items: Sequence[Item], path: str | os.PathLike) -> Path:
     from d2s.data.splitfile import write_pairs
 
@@ -156,4 +160,6 @@ def make_splits(
         record["ratios"] = [6, 2, 2]
         record["normalisation"] = "min-max over the whole set"
     atomic_write_text(json.dumps(record, indent=2) + "\n", out / "splits.json")
+    # hidden, so it survives Snakemake deleting splits.json before a re-run: "this folder is ours"
+    atomic_write_text(json.dumps(record, indent=2) + "\n", out / MARKER)
     return counts

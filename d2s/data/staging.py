@@ -72,6 +72,36 @@ def placed_dataset(folder: Path) -> str | None:
     return None
 
 
+def entries(folder: Path) -> list[str]:
+    """Files and links under ``folder`` (links listed, never followed), relative, sorted."""
+    found = []
+    for parent, dirs, files in os.walk(folder):
+        links = [d for d in dirs if os.path.islink(os.path.join(parent, d))]
+        found += [os.path.relpath(os.path.join(parent, n), folder) for n in [*files, *links]]
+    return sorted(found)
+
+
+def added_files(folder: Path) -> list[str]:
+    """What lies in a placement that the placement did not put there (the user's additions).
+
+    The placement record lists what it made; a record without that list (older suite versions)
+    is trusted only for a folder of links and markers, which is all a linked placement holds.
+    """
+    from d2s.data.validate import MARKER
+
+    try:
+        made = json.loads((folder / PLACED).read_text(encoding="utf-8")).get("entries")
+    except (OSError, ValueError, AttributeError):
+        made = None
+    if isinstance(made, list):
+        return [name for name in entries(folder) if name not in {*made, PLACED, MARKER}]
+    return [
+        entry.name
+        for entry in folder.iterdir()
+        if entry.name not in (PLACED, MARKER) and not entry.is_symlink()
+    ]
+
+
 def check_replaceable(dest: Path, dataset: str) -> None:
     """Refuse a ``dest`` that is not absent, empty, or a previous placement of ``dataset``."""
     if dest.is_symlink():
@@ -86,6 +116,12 @@ def check_replaceable(dest: Path, dataset: str) -> None:
     if not any(dest.iterdir()):
         return
     owner = placed_dataset(dest)
+    added = added_files(dest) if owner == dataset else []
+    if added:
+        raise DatasetError(
+            f"--dest {dest} holds {len(added)} file(s) the placement did not make, e.g. "
+            f"{added[0]}; nothing was changed. Move them out of it first"
+        )
     if owner == dataset:
         return
     what = f"a placement of {owner}" if owner else "not a folder made by d2s data fetch/place"
@@ -115,7 +151,8 @@ def fresh_staging(dest: Path) -> Path:
 def mark_placed(folder: Path, dataset: str, source: str) -> None:
     from d2s.io import atomic_write_text
 
-    record = {"dataset": dataset, "source": source}
+    # what the placement made: a later placement replaces the folder only if nothing was added
+    record = {"dataset": dataset, "source": source, "entries": entries(folder)}
     atomic_write_text(json.dumps(record, indent=2) + "\n", folder / PLACED)
 
 

@@ -271,6 +271,19 @@ def _check_keys(values: dict[str, Any], source: str) -> None:
             raise ConfigError(f"{source}: unknown config key {key!r}{hint}")
 
 
+def check_keys(values: Any, source: str) -> None:
+    """Every key a :class:`TrainConfig` field and every value of its type (the workflow checks
+    its ``training:`` and ``models:`` entries with this while it builds the DAG)."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: expected a mapping of d2s train keys")
+    _check_keys(values, source)
+    for key, value in values.items():
+        try:
+            _coerce(key, value)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}") from None
+
+
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """``["epochs=5", "eal_mode=online"]`` → dict; values parsed as YAML scalars."""
     out = {}

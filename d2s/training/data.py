@@ -114,6 +114,20 @@ def check_splits(config: TrainConfig, train: list[Item], selection: list[Item] |
     splits[config.test_split] = load_split_items(config, config.test_split)
     for name, items in splits.items():
         require_items(config, name, items)
+    selected_on = config.val_split or "val" if selection is not None else config.test_split
+    if len(splits[selected_on]) < 2:
+        where = (
+            split_source(config, selected_on)
+            if config.val_split or selection is None
+            else (
+                f"val_fraction {config.val_fraction} of {split_source(config, config.train_split)}"
+            )
+        )
+        raise DatasetError(
+            f"{where}: the {selected_on} split that selects the epoch has "
+            f"{len(splits[selected_on])} image; correlations need at least 2 (raise val_fraction, "
+            "or give a larger split)"
+        )
     check_disjoint(splits, config.split_dir or config.root)
 
 

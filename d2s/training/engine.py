@@ -8,7 +8,6 @@ losses split into MSE / EAL / FAL, lr, selection metrics), ``predictions.csv`` a
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -36,22 +35,12 @@ from .data import (
 from .evaluation import predict, write_outputs
 from .loading import DataPath, epoch_seed
 from .memory import fit_step
+from .run_folder import RunFolder, config_reads, run_inputs, same_run
 from .step import Placement, TrainingDiverged, refuse_silent_cpu, train_step
 from .tasks import Task, make_task
 
 #: The metrics :func:`d2s.metrics.evaluate` returns (NaN for an epoch whose predictions collapsed).
 METRIC_NAMES = ("srcc", "plcc", "rmse", "rmae")
-
-
-def remove_stale_parts(out: Path) -> None:
-    """Delete the hidden ``.<file>.<random>.part`` files a kill during a write left in ``out``.
-
-    They are :func:`d2s.io.atomic_path`'s temporaries (a checkpoint's can be hundreds of MB);
-    one run writes a folder at a time, so any found at the start belongs to a dead process.
-    """
-    for part in out.glob(".*.part"):
-        if part.is_file() and not part.is_symlink():
-            part.unlink(missing_ok=True)
 
 
 def make_optimizer(config: TrainConfig, task: Task, steps_per_epoch: int):
@@ -87,10 +76,13 @@ def format_terms(sums: dict[str, float]) -> str:
 class Run(DataPath):
     """A training run bound to its output folder."""
 
-    def __init__(self, config: TrainConfig, out: str | Path, progress: bool = True) -> None:
+    def __init__(
+        self, config: TrainConfig, out: str | Path, progress: bool = True, restart: bool = False
+    ) -> None:
         self.config = config
         self.out = Path(out)
         self.progress = progress
+        self.restart = restart
         self.placement = Placement.of(config)
         self.device = self.placement.device
         self.cuda = self.placement.cuda
@@ -107,13 +99,22 @@ class Run(DataPath):
     # training ---------------------------------------------------------------------------------
     def train(self) -> dict:
         cfg = self.config
-        self.out.mkdir(parents=True, exist_ok=True)
-        remove_stale_parts(self.out)
-        done = self.out / "metrics.json"
-        if done.exists() and json.loads(done.read_text()).get("fingerprint") == cfg.fingerprint():
-            print(f"{done}: run already complete")
-            return json.loads(done.read_text())
         refuse_silent_cpu(cfg.device, cfg.run_label)
+        folder = RunFolder(self.out, config_reads(cfg))  # refused at once if not ours
+        train_items, selection_items = train_and_selection_items(cfg)
+        check_splits(cfg, train_items, selection_items)
+        test_items = load_split_items(cfg, cfg.test_split)
+        splits = {
+            cfg.train_split: train_items,
+            cfg.val_split or "val": selection_items,
+            cfg.test_split: test_items,
+        }
+        self.inputs = run_inputs(cfg, splits)
+        # created, locked and matched to the inputs only once the splits passed their checks
+        finished = folder.claim(self.inputs, self.restart)
+        if finished is not None:
+            print(f"{self.out / 'metrics.json'}: run already complete")
+            return finished
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         if self.device.type == "cpu":
@@ -126,9 +127,7 @@ class Run(DataPath):
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
 
-        train_items, selection_items = train_and_selection_items(cfg)
-        check_splits(cfg, train_items, selection_items)
-        test_paths = load_split_items(cfg, cfg.test_split) if selection_items is None else []
+        test_paths = test_items if selection_items is None else []
         # Every image must decode before any work is spent (a bad file is named). Building an
         # image cache decodes them all, and a current one was built from these very files
         # (d2s/data/cache.py), so only the per-image path checks here. Test images are decoded,
@@ -190,6 +189,7 @@ class Run(DataPath):
             save_checkpoint(
                 {
                     "fingerprint": cfg.fingerprint(),
+                    "inputs": self.inputs,
                     "epoch": epoch + 1,
                     "task": task.state_dict(),
                     "optimizer": optimizer.state_dict(),
@@ -286,10 +286,12 @@ class Run(DataPath):
         if not path.exists():
             return 0
         state = read_checkpoint(path, kind="state")
-        if state.get("fingerprint") != self.config.fingerprint():
+        if state.get("fingerprint") != self.config.fingerprint() or not same_run(
+            state.get("inputs"), self.inputs
+        ):
             raise CheckpointError(
-                f"{path}: was written by a different configuration; delete the run folder "
-                f"{self.out} (or choose another --out) to start afresh"
+                f"{path}: was written for another configuration or other data; pass --restart "
+                "to discard it and train afresh, or choose another --out"
             )
         task.load_state_dict(state["task"])
         optimizer.load_state_dict(state["optimizer"])
@@ -348,12 +350,16 @@ class Run(DataPath):
             "epochs": cfg.epochs,
             "run_label": cfg.run_label,
             "fingerprint": cfg.fingerprint(),
+            "inputs": self.inputs,
             "config": cfg.to_dict(),
         }
         write_outputs(self.out, test.items, predictions, summary)
         return summary
 
 
-def train(config: TrainConfig, out: str | Path, progress: bool = True) -> dict:
-    """Train (or resume, or skip if complete) one run; returns its ``metrics.json`` content."""
-    return Run(config, out, progress).train()
+def train(
+    config: TrainConfig, out: str | Path, progress: bool = True, restart: bool = False
+) -> dict:
+    """Train (or resume, or skip if complete) one run; returns its ``metrics.json`` content.
+    ``restart``: a run of other inputs in ``out`` is discarded instead of refused."""
+    return Run(config, out, progress, restart).train()

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 #: Smallest input side the models accept, for training and scoring alike: the ResNet trunks (and
 #: ICNet's) downsample 32x, so a smaller image leaves the last stage no spatial extent to pool.
 MIN_IMAGE_SIZE = 32
+#: Largest input side, for training and scoring alike: 8192² is 64x the paper's 512² (a batch of
+#: one already needs several GB of activations); beyond it a typo would only end in the kernel's
+#: out-of-memory killer, without a message.
+MAX_IMAGE_SIZE = 8192
 
 #: Values that were renamed: an old value stops with a message naming the new one.
 RENAMED_VALUES = {("eal_mode", "paper"): "online"}
@@ -34,7 +38,11 @@ class ConfigError(ValueError):
 
 
 def check_image_size(size: int, key: str = "config key 'image_size'") -> None:
-    """One rule for training and scoring: at least :data:`MIN_IMAGE_SIZE` pixels."""
+    """One rule for training and scoring: :data:`MIN_IMAGE_SIZE` to :data:`MAX_IMAGE_SIZE` pixels."""
+    if size > MAX_IMAGE_SIZE:
+        raise ConfigError(
+            f"{key} must be at most {MAX_IMAGE_SIZE} pixels (the paper uses 512), got {size}"
+        )
     if size < MIN_IMAGE_SIZE:
         raise ConfigError(
             f"{key} must be at least {MIN_IMAGE_SIZE} pixels (the models downsample 32x), "
@@ -121,6 +129,11 @@ def validate(config: TrainConfig) -> None:
             f"buffer needs two entries), got {config.buffer_size}"
         )
     check_image_size(config.image_size)
+    for key in ("num_workers", "threads"):
+        if getattr(config, key) < 0:
+            raise ConfigError(
+                f"config key {key!r} must be 0 (the default) or more, got {getattr(config, key)}"
+            )
     check_positive("lr", config.lr)
     check_positive("temperature", config.temperature)
     for key in ("min_lr", "weight_decay", "eal_weight", "fal_weight"):

@@ -84,6 +84,22 @@ def check_slurm_settings():
             )
 
 
+def check_training_settings():
+    """Stop at once, while the DAG is built, on a `training:` or `models:` key that d2s train
+    does not know or a value of the wrong type (the keys: d2s/training/config.py)."""
+    from d2s.training.config import ConfigError, check_keys
+
+    try:
+        check_keys(config.get("training") or {}, "config training")
+        for name, keys in (config.get("models") or {}).items():
+            check_keys(keys or {}, f"config models.{name}")
+    except ConfigError as err:
+        raise WorkflowError(str(err)) from None
+
+
+check_training_settings()
+
+
 def threads_of(key):
     """Threads of a rule (`compute.<key>.threads`, else `compute.default.threads`)."""
     return (COMPUTE.get(key) or {}).get("threads", COMPUTE["default"]["threads"])

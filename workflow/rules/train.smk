@@ -1,6 +1,8 @@
 # Training runs and cross-dataset evaluations (docs/design.md §1–§3, §5). Each run is one
 # `d2s train`; its folder holds last.pt (resume state: a killed run resumes from its last epoch)
 # and, once complete, metrics.json — written last, so a partial run never looks complete.
+# --restart: a run whose config or data changed (Snakemake re-runs it when its params change) is
+# discarded and trained afresh, never resumed across the change nor refused.
 # Helpers: common.smk (the run matrix itself lives in d2s/experiments.py).
 
 
@@ -23,7 +25,7 @@ rule train:
         overrides=train_args,
         out=run_folder,
     shell:
-        "{params.slot} {params.d2s} train --out {params.out:q} --no-progress {params.overrides}"
+        "{params.slot} {params.d2s} train --out {params.out:q} --no-progress --restart {params.overrides}"
         " threads={threads} > {log:q} 2>&1"
 
 
