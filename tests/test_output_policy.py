@@ -140,7 +140,7 @@ def test_score_replaces_its_own_csv_and_a_users_file_only_with_force(
     refused(code, err, notes, "--force")
     assert notes.read_text() == "my,notes\n"
     assert run_cli([*argv[:-1], notes, "--force"], capsys)[0] == 0
-    assert notes.read_text().startswith("path,score\n")
+    assert notes.read_text().startswith("# d2s score v1;")
 
 
 def test_score_out_with_a_non_utf8_name_is_refused_up_front(untrained_checkpoint, tmp_path, capsys):

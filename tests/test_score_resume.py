@@ -82,7 +82,7 @@ def test_resume_never_appends_to_a_foreign_csv_or_another_models(
     out = tmp_path / "scores.csv"
     out.write_text("path,score\nold.png,0.5\n")
     code = main(["score", *images, "-c", str(untrained_checkpoint), "-o", str(out), "--resume"])
-    assert code == 2 and "not a CSV written by d2s score" in capsys.readouterr().err
+    assert code == 2 and "was not made by d2s score" in capsys.readouterr().err
     assert out.read_text() == "path,score\nold.png,0.5\n"
 
     out.unlink()
