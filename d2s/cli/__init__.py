@@ -24,6 +24,7 @@ COMMANDS = (
     "figure",
     "bench",
     "slurm",
+    "rehearse",
 )
 
 

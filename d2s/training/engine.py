@@ -34,6 +34,7 @@ from .data import (
 )
 from .evaluation import predict, write_outputs
 from .loading import DataPath, epoch_seed
+from .provenance import loaded_record
 from .step import Placement, TrainingDiverged, train_step
 from .tasks import Task, make_task
 
@@ -338,6 +339,7 @@ class Run(DataPath):
             "epochs": cfg.epochs,
             "run_label": cfg.run_label,
             "fingerprint": cfg.fingerprint(),
+            "loaded": loaded_record(task.model, self.placement, cfg),
             "config": cfg.to_dict(),
         }
         write_outputs(self.out, test.items, predictions, summary)

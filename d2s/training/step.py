@@ -81,10 +81,15 @@ class Placement:
             task.model.to(memory_format=torch.channels_last)
         return task
 
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """The training forward's autocast dtype: bf16 on CUDA only with ``precision: bf16``."""
+        return torch.bfloat16 if self.cuda and self.precision == "bf16" else None
+
     def autocast(self) -> contextlib.AbstractContextManager:
-        """The training forward's precision: bf16 autocast on CUDA only with ``precision: bf16``."""
-        enabled = self.cuda and self.precision == "bf16"
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled)
+        """The training forward's precision (:attr:`autocast_dtype`; none: the weights' dtype)."""
+        dtype = self.autocast_dtype
+        return torch.autocast("cuda", dtype=dtype or torch.bfloat16, enabled=dtype is not None)
 
 
 def train_step(
