@@ -48,7 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="all", help="official split, or all (default)")
     p.add_argument("--split-dir", default=None, help="folder of split files (d2s data splits)")
     p.add_argument("--batch-size", type=int, default=16, help="images per batch (default 16)")
-    p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    p.add_argument(
+        "--device", default=None, help="torch device, or auto (default: cuda if available)"
+    )
     p.add_argument("--precision", default="fp32", choices=PRECISIONS)
     p.add_argument("--workers", type=int, default=None, help="image loading workers")
     p.add_argument(
@@ -140,13 +142,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _caption(args: argparse.Namespace, items, info) -> dict:
+def caption_device(device: str | None) -> str:
+    """The torch device of ``--device``: ``auto`` (the paper config's choice for a machine that
+    may or may not have a GPU) or none is CUDA when there is one, else the CPU."""
     import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _caption(args: argparse.Namespace, items, info) -> dict:
 
     from d2s.captions.run import caption_items, load_captioner
     from d2s.cli import CLIError
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = caption_device(args.device)
     workers = args.workers if args.workers is not None else (4 if device.startswith("cuda") else 0)
     try:
         captioner = load_captioner(

@@ -46,7 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.set_defaults(func=run_data)
     check = sub.add_parser("check", help="rule coverage and load records of a rehearsal")
     check.add_argument("--results", type=Path, required=True, help="the rehearsal's results")
-    check.add_argument("--logs", type=Path, default=Path("logs"), help="the rules' log folder")
     check.add_argument("--configfile", action="append", default=[], help="the rehearsal overlay")
     check.add_argument("--device", default=None, help="the device every run must have used")
     check.set_defaults(func=run_check)
@@ -94,7 +93,7 @@ def run_check(args: argparse.Namespace) -> int:
     from d2s.rehearsal.coverage import check
 
     try:
-        summary = check(args.results, args.logs, args.configfile, args.device)
+        summary = check(args.results, args.configfile, args.device)
     except RehearsalError as err:
         raise CLIError(str(err)) from None
     print(json.dumps(summary, indent=2))
