@@ -140,6 +140,32 @@ REDUCED_FLORENCE: dict[str, dict[str, Any]] = {
     },
 }
 
+#: Test-sized widths (seconds on a CPU); tokenizers, processors and image sizes stay real.
+TINY_BLIP: dict[str, dict[str, Any]] = {
+    "text": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1},
+    "vision": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1},
+}
+for _part in TINY_BLIP.values():
+    _part["num_attention_heads"] = 2
+TINY_FLORENCE: dict[str, dict[str, Any]] = {
+    "text": {
+        "d_model": 32,
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+        "encoder_attention_heads": 2,
+        "decoder_attention_heads": 2,
+        "encoder_ffn_dim": 64,
+        "decoder_ffn_dim": 64,
+    },
+    "vision": {
+        "embed_dim": [8, 8, 16, 32],
+        "depths": [1, 1, 1, 1],
+        "num_heads": [1, 1, 2, 2],
+        "num_groups": [1, 1, 2, 2],
+        "projection_dim": 32,
+    },
+}
+
 #: Florence-2's tokens added to BART's vocabulary, in the order of its processor (ids 50265+).
 FLORENCE_ADDED = (
     ["<od>", "</od>", "<ocr>", "</ocr>"]
@@ -248,11 +274,13 @@ def write_blip(
     reduce: dict[str, dict[str, Any]] | None = None,
     seed: int = 0,
     repo_id: str = BLIP_MODEL_ID,
+    dtype: str = "float32",
 ) -> Path:
     """``Salesforce/blip-image-captioning-large`` in the cache at ``hf_home``; returns the snapshot.
 
     ``reduce`` overrides ``{"text": {...}, "vision": {...}}`` fields of the hub config (default
-    :data:`REDUCED_BLIP`; ``{}`` for the full model).
+    :data:`REDUCED_BLIP`; ``{}`` for the full model). ``dtype``: of the saved weights and the
+    config's ``dtype`` (``float16``: a half-precision checkpoint, as some hub copies are).
     """
     import torch
     from transformers import (
@@ -276,6 +304,7 @@ def write_blip(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = BlipForConditionalGeneration(config).eval()
+        model.to(getattr(torch, dtype)).config.dtype = dtype
         model.save_pretrained(folder, safe_serialization=True)
         # The repository's own files: preprocessor_config.json, the tokenizer's, vocab.txt.
         image_processor.save_pretrained(folder)
@@ -291,10 +320,11 @@ def write_florence(
     reduce: dict[str, dict[str, Any]] | None = None,
     seed: int = 0,
     repo_id: str = FLORENCE_MODEL_ID,
+    dtype: str = "float32",
 ) -> Path:
     """``florence-community/Florence-2-large`` in the cache at ``hf_home``; returns the snapshot.
 
-    ``reduce`` as for :func:`write_blip` (default :data:`REDUCED_FLORENCE`).
+    ``reduce`` and ``dtype`` as for :func:`write_blip` (default :data:`REDUCED_FLORENCE`).
     """
     import torch
     from transformers import (
@@ -333,6 +363,7 @@ def write_florence(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = Florence2ForConditionalGeneration(config).eval()
+        model.to(getattr(torch, dtype)).config.dtype = dtype
         model.save_pretrained(folder, safe_serialization=True)
         processor.save_pretrained(folder)  # processor_config.json (with the answer parsing)
         vocab, merges = bart_vocab()  # BART's own file names beside tokenizer.json
