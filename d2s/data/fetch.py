@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import tarfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -38,6 +39,14 @@ from d2s.data.staging import check_replaceable, fresh_staging, mark_placed, swap
 from d2s.data.validate import read_marker, verify_complete, write_marker
 
 HF_REPO = "chaofengc/IQA-PyTorch-Datasets"
+#: pyiqa reads the labels of its mirrored sets from this second repository, not from the archives
+#: (pyiqa 0.1.16 ``pyiqa/data/dataset_api.py``, ``load_dataset``): one CSV per set.
+HF_META_REPO = "chaofengc/IQA-PyTorch-Datasets-metainfo"
+META_FILES = {
+    "kadid10k": "meta_info_KADID10kDataset.csv",
+    "koniq10k": "meta_info_KonIQ10kDataset.csv",
+    "tid2013": "meta_info_TID2013Dataset.csv",
+}
 SAVOIAS_GIT = "https://github.com/esaraee/Savoias-Dataset.git"
 
 #: dataset -> source -> list of ("url", URL) or ("hf", file in HF_REPO) or ("git", URL).
@@ -78,6 +87,17 @@ REQUIRED: dict[str, list[tuple[str, ...]]] = {
 }
 
 CHUNK = 1 << 20
+
+
+def hf_url(repo_id: str, filename: str) -> str:
+    """The download URL of ``filename`` in the Hugging Face dataset repository ``repo_id``."""
+    return f"https://huggingface.co/datasets/{repo_id}/resolve/main/{filename}"
+
+
+def mirror_path(mirror: str | os.PathLike, url: str) -> Path:
+    """Where a local mirror holds ``url``: ``<mirror>/<host>/<path>`` (as ``wget -x`` lays it out)."""
+    parts = urllib.parse.urlsplit(url)
+    return Path(mirror) / parts.netloc / parts.path.lstrip("/")
 
 
 def http_download(url: str, dest: str | os.PathLike, progress: bool = True, timeout: float = 60):
