@@ -46,7 +46,8 @@ REHEARSAL := rehearsal
 REHEARSAL_DEVICE = $(if $(filter command line environment,$(origin DEVICE)),$(DEVICE),auto)
 REHEARSAL_CONFIG = workflow/config/rehearsal.yaml $(REHEARSAL)/device.yaml
 REHEARSAL_TARGETS ?= results/rehearsal/all figures/rehearsal/all
-REHEARSAL_ENV = HF_HOME=$(CURDIR)/$(REHEARSAL)/hub/hf TORCH_HOME=$(CURDIR)/$(REHEARSAL)/hub/torch
+REHEARSAL_ENV = HF_HOME=$(CURDIR)/$(REHEARSAL)/hub/hf TORCH_HOME=$(CURDIR)/$(REHEARSAL)/hub/torch \
+	D2S_MIRROR=$(CURDIR)/$(REHEARSAL)/hub/mirror
 $(REHEARSAL)/hub/.done: | setup
 	$(BIN)/python -m d2s rehearse hub $(REHEARSAL)/hub
 	touch $@

@@ -2,7 +2,9 @@
 
     d2s rehearse hub DIR      weight files under the paper path's hub ids (random values), in an
                               HF cache DIR/hf and a torch hub folder DIR/torch; each is then
-                              loaded through the suite's own loaders, offline
+                              loaded through the suite's own loaders, offline; BLIP and
+                              Florence-2 in the same cache, and the fetched sets' archives
+                              in a local mirror DIR/mirror (D2S_MIRROR)
     d2s rehearse data DIR     IC9600 / Nagle4k / VISC-C / VISC-CI in their layouts, small
     d2s rehearse check ...    every rule of the paper DAG ran; every run recorded what it loaded
 
@@ -12,18 +14,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-#: Writers another part of the suite provides (captioners, dataset archives); called when present.
-OPTIONAL_WRITERS = {
-    "transformers": "d2s.rehearsal.transformers_hub",
-    "archives": "d2s.rehearsal.archives",
-}
+#: Images of each fetched set in the rehearsal's mirror (Savoias: per category, 7 categories).
+MIRROR_IMAGES = {"pyiqa": 8, "savoias": 2}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,14 +51,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_hub(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
-    from d2s.rehearsal.hub import environment, hf_home, write_hub
+    from d2s.rehearsal.archives import write_pyiqa_archives, write_savoias_archive
+    from d2s.rehearsal.hub import environment, hf_home, mirror_home, write_hub
+    from d2s.rehearsal.transformers_hub import write_blip, write_florence
 
     written = write_hub(args.dir)
-    for key, module in OPTIONAL_WRITERS.items():
-        if key == "transformers" and importlib.util.find_spec(module):
-            mod = importlib.import_module(module)
-            written["blip"] = str(mod.write_blip(hf_home(args.dir)))
-            written["florence"] = str(mod.write_florence(hf_home(args.dir)))
+    written["blip"] = str(write_blip(hf_home(args.dir)))
+    written["florence"] = str(write_florence(hf_home(args.dir)))
+    mirror = mirror_home(args.dir)
+    for name, path in write_pyiqa_archives(mirror, MIRROR_IMAGES["pyiqa"]).items():
+        written[name] = str(path)
+    written["savoias"] = str(write_savoias_archive(mirror, MIRROR_IMAGES["savoias"]))
     print(json.dumps(written, indent=2))
     if args.no_verify:
         return 0

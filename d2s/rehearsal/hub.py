@@ -39,11 +39,17 @@ def torch_home(root: str | os.PathLike) -> Path:
     return Path(root) / "torch"
 
 
+def mirror_home(root: str | os.PathLike) -> Path:
+    """The local mirror of the dataset hosts (``D2S_MIRROR``, :mod:`d2s.rehearsal.archives`)."""
+    return Path(root) / "mirror"
+
+
 def environment(root: str | os.PathLike) -> dict[str, str]:
-    """The variables that point the suite's loaders at ``root``, offline."""
+    """The variables that point the suite's loaders and fetches at ``root``, offline."""
     return {
         "HF_HOME": str(hf_home(root).resolve()),
         "TORCH_HOME": str(torch_home(root).resolve()),
+        "D2S_MIRROR": str(mirror_home(root).resolve()),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }
