@@ -18,7 +18,7 @@ endif
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup demo test lint format clean-venv gpu-check rehearsal
+.PHONY: setup demo test lint format clean-venv gpu-check rehearsal rehearsal-ci
 
 setup: $(VENV)/.installed
 
@@ -54,15 +54,29 @@ $(REHEARSAL)/hub/.done: | setup
 $(REHEARSAL)/data/.done: | setup
 	$(BIN)/python -m d2s rehearse data $(REHEARSAL)/data
 	touch $@
+$(REHEARSAL)/data-ci/.done: | setup
+	$(BIN)/python -m d2s rehearse data $(REHEARSAL)/data-ci --train 8 --test 4 --user 4
+	touch $@
+REHEARSAL_DEVICE_FILE = printf 'training: {device: %s}\ncaptions: {device: %s}\n' \
+	$(REHEARSAL_DEVICE) $(REHEARSAL_DEVICE) > $(REHEARSAL)/device.yaml
+REHEARSAL_DEVICE_CHECK = $(if $(filter auto,$(REHEARSAL_DEVICE)),,--device $(REHEARSAL_DEVICE))
 rehearsal: setup $(REHEARSAL)/hub/.done $(REHEARSAL)/data/.done
-	printf 'training: {device: %s}\ncaptions: {device: %s}\n' $(REHEARSAL_DEVICE) $(REHEARSAL_DEVICE) > $(REHEARSAL)/device.yaml
+	$(REHEARSAL_DEVICE_FILE)
 	$(REHEARSAL_ENV) $(BIN)/snakemake --cores 2 --rerun-incomplete --show-failed-logs \
 		--configfile $(REHEARSAL_CONFIG) -- $(REHEARSAL_TARGETS)
 	$(REHEARSAL_ENV) $(BIN)/snakemake --configfile $(REHEARSAL_CONFIG) \
 		--report results/rehearsal/report.html -- $(REHEARSAL_TARGETS)
 	$(REHEARSAL_ENV) $(BIN)/python -m d2s rehearse check --results results/rehearsal \
-		$(foreach f,$(REHEARSAL_CONFIG),--configfile $(f)) \
-		$(if $(filter auto,$(REHEARSAL_DEVICE)),,--device $(REHEARSAL_DEVICE))
+		$(foreach f,$(REHEARSAL_CONFIG),--configfile $(f)) $(REHEARSAL_DEVICE_CHECK)
+
+# CI's reduced rehearsal (.ci/run): Table 1, one seed, on the paper path (results/rehearsal-ci/).
+rehearsal-ci: setup $(REHEARSAL)/hub/.done $(REHEARSAL)/data-ci/.done
+	$(REHEARSAL_DEVICE_FILE)
+	$(REHEARSAL_ENV) $(BIN)/snakemake --cores 2 --rerun-incomplete --show-failed-logs \
+		--configfile $(REHEARSAL_CONFIG) workflow/config/rehearsal-ci.yaml \
+		-- results/rehearsal-ci/table1.csv
+	$(REHEARSAL_ENV) $(BIN)/python -m d2s rehearse check --runs-only \
+		--results results/rehearsal-ci $(REHEARSAL_DEVICE_CHECK)
 
 # The GPU check (d2s/gpu_check.py, about 5 minutes on one GPU): results/benchmarks/gpu_check.json
 # and .md. `make gpu-check DEVICE=cpu` runs it tiny on the CPU.

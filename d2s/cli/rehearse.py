@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--results", type=Path, required=True, help="the rehearsal's results")
     check.add_argument("--configfile", action="append", default=[], help="the rehearsal overlay")
     check.add_argument("--device", default=None, help="the device every run must have used")
+    check.add_argument(
+        "--runs-only", action="store_true", help="the runs' load records only, not rule coverage"
+    )
     check.set_defaults(func=run_check)
 
 
@@ -91,10 +94,13 @@ def run_data(args: argparse.Namespace) -> int:
 def run_check(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
     from d2s.rehearsal import RehearsalError
-    from d2s.rehearsal.coverage import check
+    from d2s.rehearsal.coverage import check, check_runs
 
     try:
-        summary = check(args.results, args.configfile, args.device)
+        if args.runs_only:
+            summary = {"runs": check_runs(args.results, args.device)}
+        else:
+            summary = check(args.results, args.configfile, args.device)
     except RehearsalError as err:
         raise CLIError(str(err)) from None
     print(json.dumps(summary, indent=2))
