@@ -150,3 +150,14 @@ def test_table7_variants_expect_their_captioner(tmp_path):
     florence = {**GOOD, "captioner": "florence-cap2"}
     path = _metrics(tmp_path, florence, "concat-r18", "cap-florence-cap2")
     assert check_run(path, ENCODER, None)["captioner"] == "florence-cap2"
+
+
+def test_check_names_the_paper_rules_that_never_ran(tmp_path, monkeypatch):
+    from d2s.rehearsal import coverage
+
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("results: results/rehearsal\n")
+    monkeypatch.setattr(coverage, "paper_rules", lambda overlays: {"train": 9, "table": 2})
+    monkeypatch.setattr(coverage, "rehearsal_rules", lambda overlays, targets: {"train": 1})
+    with pytest.raises(RehearsalError, match="never ran in the rehearsal: table"):
+        coverage.check(tmp_path / "results", [str(overlay)])
