@@ -169,3 +169,24 @@ def test_caption_cli_loads_blip_by_hub_id_and_refuses_a_renamed_weight(hf_home, 
     assert [line for line in lines if "error" in line] == lines[-1:]
     assert "model.safetensors" in lines[-1] and key in lines[-1]
     assert not (tmp_path / "bad.tsv").exists()
+
+
+def test_florence_tokenizer_has_the_real_sizes_special_ids_and_pieces(hf_home):
+    from transformers import AutoProcessor
+
+    from d2s.captions.prompts import FLORENCE_MODEL_ID
+
+    processor = AutoProcessor.from_pretrained(_snapshot(hf_home, FLORENCE_MODEL_ID))
+    tokenizer = processor.tokenizer
+    ids = tokenizer.convert_tokens_to_ids
+    assert len(tokenizer) == 51290 and tokenizer.image_token_id == 51289
+    assert [ids(t) for t in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")] == [0, 1, 2, 3, 50264]
+    assert (ids("<od>"), ids("<loc_0>"), ids("<loc_999>"), ids("<and>")) == (
+        50265,
+        50269,
+        51268,
+        51288,
+    )
+    pieces = tokenizer.tokenize("What does the image describe?")
+    assert pieces == ["What", "Ġdoes", "Ġthe", "Ġimage", "Ġdescribe", "?"]
+    assert processor.image_processor.size == {"height": 768, "width": 768}
