@@ -18,7 +18,7 @@ endif
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup demo test lint format clean-venv gpu-check
+.PHONY: setup demo test lint format clean-venv gpu-check rehearsal rehearsal-ci
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,51 @@ $(VENV)/.installed: $(VENV)/.torch pyproject.toml
 # The whole workflow on the demo configuration (outputs under results/demo/, labelled demo).
 demo: setup
 	$(BIN)/snakemake --cores 2 --rerun-incomplete --keep-going --configfile workflow/config/demo.yaml -- results/demo/all figures/demo/all
+
+# The paper configuration rehearsed offline (README "Rehearsal", docs/rehearsal.md): hub-shaped
+# weight files with random values and small real-shaped datasets under rehearsal/, then the paper
+# DAG with workflow/config/rehearsal.yaml (counts and paths only), its report, and the check that
+# every rule of the paper DAG ran and every run loaded the hub files. Outputs: results/rehearsal/,
+# figures/rehearsal/. `make rehearsal DEVICE=cuda` runs it on a GPU (default: device auto).
+REHEARSAL := rehearsal
+REHEARSAL_DEVICE = $(if $(filter command line environment,$(origin DEVICE)),$(DEVICE),auto)
+REHEARSAL_CONFIG = workflow/config/rehearsal.yaml $(REHEARSAL)/device.yaml
+REHEARSAL_TARGETS ?= results/rehearsal/all figures/rehearsal/all
+REHEARSAL_ENV = HF_HOME=$(CURDIR)/$(REHEARSAL)/hub/hf TORCH_HOME=$(CURDIR)/$(REHEARSAL)/hub/torch \
+	D2S_MIRROR=$(CURDIR)/$(REHEARSAL)/hub/mirror
+$(REHEARSAL)/hub/.done: | setup
+	$(BIN)/python -m d2s rehearse hub $(REHEARSAL)/hub
+	touch $@
+$(REHEARSAL)/data/.done: | setup
+	$(BIN)/python -m d2s rehearse data $(REHEARSAL)/data
+	touch $@
+$(REHEARSAL)/data-ci/.done: | setup
+	$(BIN)/python -m d2s rehearse data $(REHEARSAL)/data-ci --train 8 --test 4 --user 4
+	touch $@
+# Training keeps `auto` (outside a paper run it falls back to the CPU); `d2s caption --device auto`
+# refuses the CPU, so the rehearsal names the device it captions on.
+REHEARSAL_CAPTION_DEVICE = $(if $(filter auto,$(REHEARSAL_DEVICE)),$$($(BIN)/python -c \
+	"import torch; print('cuda' if torch.cuda.is_available() else 'cpu')"),$(REHEARSAL_DEVICE))
+REHEARSAL_DEVICE_FILE = printf 'training: {device: %s}\ncaptions: {device: %s}\n' \
+	$(REHEARSAL_DEVICE) $(REHEARSAL_CAPTION_DEVICE) > $(REHEARSAL)/device.yaml
+REHEARSAL_DEVICE_CHECK = $(if $(filter auto,$(REHEARSAL_DEVICE)),,--device $(REHEARSAL_DEVICE))
+rehearsal: setup $(REHEARSAL)/hub/.done $(REHEARSAL)/data/.done
+	$(REHEARSAL_DEVICE_FILE)
+	$(REHEARSAL_ENV) $(BIN)/snakemake --cores 2 --rerun-incomplete --show-failed-logs \
+		--configfile $(REHEARSAL_CONFIG) -- $(REHEARSAL_TARGETS)
+	$(REHEARSAL_ENV) $(BIN)/snakemake --configfile $(REHEARSAL_CONFIG) \
+		--report results/rehearsal/report.html -- $(REHEARSAL_TARGETS)
+	$(REHEARSAL_ENV) $(BIN)/python -m d2s rehearse check --results results/rehearsal \
+		$(foreach f,$(REHEARSAL_CONFIG),--configfile $(f)) $(REHEARSAL_DEVICE_CHECK)
+
+# CI's reduced rehearsal (.ci/run): Table 1, one seed, on the paper path (results/rehearsal-ci/).
+rehearsal-ci: setup $(REHEARSAL)/hub/.done $(REHEARSAL)/data-ci/.done
+	$(REHEARSAL_DEVICE_FILE)
+	$(REHEARSAL_ENV) $(BIN)/snakemake --cores 2 --rerun-incomplete --show-failed-logs \
+		--configfile $(REHEARSAL_CONFIG) workflow/config/rehearsal-ci.yaml \
+		-- results/rehearsal-ci/table1.csv
+	$(REHEARSAL_ENV) $(BIN)/python -m d2s rehearse check --runs-only \
+		--results results/rehearsal-ci $(REHEARSAL_DEVICE_CHECK)
 
 # The GPU check (d2s/gpu_check.py, about 5 minutes on one GPU): results/benchmarks/gpu_check.json
 # and .md. `make gpu-check DEVICE=cpu` runs it tiny on the CPU.

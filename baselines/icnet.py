@@ -188,6 +188,14 @@ class _ResNet18Trunk(nn.Module):
         net = torchvision.models.resnet18(weights=weights)
         if pretrained and pretrained_file:
             net.load_state_dict(torch.load(pretrained_file, map_location="cpu", weights_only=True))
+        # where the weights came from, recorded by every run (metrics.json ``loaded``)
+        self.weights_source = (
+            "random"
+            if not pretrained
+            else f"file:{pretrained_file}"
+            if pretrained_file
+            else f"torchvision:{weights.url}"
+        )
         self.depth = depth
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         for i in range(1, depth + 1):

@@ -94,7 +94,7 @@ def check_gpus(needs_gpu: bool, gpus: list[tuple[str, int, int]], why_none: str)
         listed = "; ".join(f"{n} {_gib(f)} free of {_gib(t)}" for n, f, t in gpus)
         return Finding("gpus", f"{len(gpus)} visible: {listed}")
     if not needs_gpu:
-        return Finding("gpus", "none visible; the config trains on the CPU (device: cpu)")
+        return Finding("gpus", "none visible; the config trains on the CPU")
     return Finding(
         "gpus",
         f"no CUDA GPU visible ({why_none}): run `nvidia-smi`; in Docker pass --gpus all; check "
@@ -238,13 +238,13 @@ def run_checks(config: dict, local: bool = True) -> list[Finding]:
     import torch
 
     from d2s.training.config import TrainConfig
-    from d2s.training.step import cpu_fallback_reason
+    from d2s.training.step import cpu_fallback_reason, gpu_required
 
     training = config.get("training") or {}
     demo = config.get("config_name") == "demo"
     findings = []
     if local:
-        needs_gpu = str(training.get("device", "auto")) != "cpu"
+        needs_gpu = gpu_required(str(training.get("device", "auto")), config.get("run_label"))
         findings.append(check_cuda_build(torch.version.cuda, driver_cuda(), needs_gpu))
         findings.append(check_gpus(needs_gpu, visible_gpu_memory(), cpu_fallback_reason()))
         workers = int(training.get("num_workers", TrainConfig.num_workers))

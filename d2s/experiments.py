@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from d2s.data.cache import cache_setting
 from d2s.data.registry import DATASETS
 
 #: Workflow dataset name → (loader name, folder under resources, captions available).
@@ -287,6 +288,9 @@ def run_overrides(spec: RunSpec, config: dict[str, Any]) -> dict[str, Any]:
         "run_label": config.get("run_label", ""),
         **variant,
     }
+    if cache_setting(out.get("image_cache", "auto")) == "auto":
+        # the decoded-image caches live with the config's other derived data, not in ./resources
+        out["image_cache"] = f"{resources}/cache/images"
     if spec.split.startswith("sst"):
         out.update(split_dir=f"{resources}/splits/{spec.dataset}/sst", train_split=spec.split)
     elif spec.split == "nriqa":

@@ -28,7 +28,7 @@ TABLES = ("table1", "table2", "table3", "table4", "table5", "table6", "table7", 
 #: Training / test images of each dataset's official split, used when its split files are not on
 #: disk yet (docs/design.md §3). SST runs train on their size; NR-IQA runs on 80 % of the set.
 SPLIT_SIZES = {
-    "ic9600": (7200, 2400),
+    "ic9600": (6720, 2880),
     "koniq10k": (8058, 2015),
     "kadid10k": (8100, 2025),
     "tid2013": (2400, 600),

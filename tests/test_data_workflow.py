@@ -68,3 +68,14 @@ def test_config_path_that_does_not_exist_and_unknown_key(data_checkout):
     done = _dry_run(data_checkout, "data_public", extra=("--config", "colour=blue"))
     assert done.returncode != 0
     assert "('colour' was unexpected)" in done.stdout + done.stderr
+
+
+def test_fetched_set_subset_passes_any_count(data_checkout):
+    """`subset: true` on a fetched set (the rehearsal's small mirror) reaches `d2s data fetch`."""
+    target = "resources/datasets/kadid10k/.d2s-verified.json"
+    (data_checkout / "subset.yaml").write_text("datasets: {kadid10k: {subset: true}}\n")
+    done = _dry_run(data_checkout, target, extra=("--configfile", "subset.yaml"))
+    assert done.returncode == 0, done.stderr
+    assert "fetch kadid10k" in done.stdout and "--any-count" in done.stdout
+    done = _dry_run(data_checkout, target)
+    assert done.returncode == 0 and "--any-count" not in done.stdout

@@ -84,13 +84,19 @@ def test_low_disk_is_a_blocker_naming_what_will_be_written(machine, capsys):
     assert "image caches" in blockers[0] and f"{runs} runs" in blockers[0]
 
 
-def test_no_cuda_is_a_blocker_unless_the_config_trains_on_the_cpu(machine, capsys, monkeypatch):
+def test_no_cuda_is_a_blocker_unless_the_config_trains_on_the_cpu(
+    machine, capsys, monkeypatch, tmp_path
+):
     monkeypatch.setattr(doctor, "visible_gpu_memory", lambda: [])
     code, blockers, _ = _doctor(machine, capsys)
     assert code == 2 and len(blockers) == 1
     assert "no CUDA GPU visible" in blockers[0] and "--gpus all" in blockers[0]
     assert "training.device: cpu" in blockers[0]
     assert not doctor.check_gpus(False, [], "none").blocker
+    # `auto` outside a paper run (the rehearsal) trains on the CPU when there is no GPU
+    (tmp_path / "rehearsal.yaml").write_text(yaml.safe_dump({"run_label": "rehearsal"}))
+    machine["argv"] += ["--configfile", str(tmp_path / "rehearsal.yaml")]
+    assert _doctor(machine, capsys)[0] == 0
 
 
 def test_a_wheel_newer_than_the_driver_or_a_cpu_wheel_is_a_blocker(machine, capsys, monkeypatch):
@@ -122,7 +128,7 @@ def test_the_workflow_runs_the_preflight_before_its_first_job(tmp_path):
     """The demo asking for a GPU on a machine with none stops before any job, naming it."""
     shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
     shutil.copytree(REPO / "workflow", tmp_path / "workflow")
-    (tmp_path / "gpu.yaml").write_text(yaml.safe_dump({"training": {"device": "auto"}}))
+    (tmp_path / "gpu.yaml").write_text(yaml.safe_dump({"training": {"device": "cuda"}}))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "D2S_FAKE_GPUS": "0"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     done = subprocess.run(

@@ -72,6 +72,17 @@ def test_run_overrides_for_each_split_kind():
     assert demo["dataset"] == "ic9600" and demo["root"] == "res/demo"
 
 
+def test_image_caches_live_under_the_configs_resources():
+    """A config with its own `resources` (the rehearsal's) keeps its image caches there."""
+    spec = RunSpec("ic9600", "official", "d2s-r18", "default", 42)
+    elsewhere = {**PAPER_CONFIG, "resources": "rehearsal/resources"}
+    assert run_overrides(spec, elsewhere)["image_cache"] == "rehearsal/resources/cache/images"
+    assert run_overrides(spec, PAPER_CONFIG)["image_cache"] == "resources/cache/images"
+    for value in ("off", "some/folder"):
+        training = {**PAPER_CONFIG["training"], "image_cache": value}
+        assert run_overrides(spec, {**elsewhere, "training": training})["image_cache"] == value
+
+
 def _unique_runs(config, tables):
     cells = [c for t in tables for c in table_cells(t, config)]
     return {c.spec if isinstance(c.spec, RunSpec) else c.spec.source for c in cells}

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from .loading import load_model, weights_dtype
 from .precision import autocast, check_tokenizer, resolve_precision
 from .prompts import BLIP_MAX_NEW_TOKENS, BLIP_MODEL_ID, BLIP_PROMPTS, join_blip
 
@@ -36,12 +37,16 @@ DECODING_FIELDS = (
     "length_penalty",
     "no_repeat_ngram_size",
     "min_length",
+    "early_stopping",
 )
 
 
-def decoding_settings(generation_config) -> dict[str, Any]:
-    """The decoding-relevant fields of a ``GenerationConfig`` (the model's defaults)."""
-    return {name: getattr(generation_config, name, None) for name in DECODING_FIELDS}
+def decoding_settings(generation_config, **passed: Any) -> dict[str, Any]:
+    """The decoding fields in effect: the model's ``GenerationConfig``, then what ``generate`` is
+    passed (``passed`` wins, as in ``generate``)."""
+    settings = {name: getattr(generation_config, name, None) for name in DECODING_FIELDS}
+    settings.update({name: value for name, value in passed.items() if name in DECODING_FIELDS})
+    return settings
 
 
 class BlipImages:
@@ -66,6 +71,12 @@ class BlipCaptioner:
         precision: ``fp32`` (default: the authors decode BLIP in fp32), ``auto`` (bf16/fp16
             autocast on CUDA, fp32 on CPU), ``bf16``, ``fp16``.
         prompts, max_new_tokens: docs/design.md §1.2 values by default.
+        dtype: of the loaded weights (default ``float32`` whatever the checkpoint's own dtype;
+            ``precision`` adds autocast on top). Recorded in :meth:`settings`.
+
+    BOS. BLIP's tokenizer is BERT's (no ``[DEC]`` token): the decoder's BOS is the text config's
+    ``bos_token_id`` (30522 on the hub, a row past the tokenizer's 30,522 entries), as in
+    ``BlipForConditionalGeneration.generate``; decoding skips it like a special token.
     """
 
     name = "blip"
@@ -77,6 +88,7 @@ class BlipCaptioner:
         precision: str = "fp32",
         prompts: tuple[str, ...] = BLIP_PROMPTS,
         max_new_tokens: int = BLIP_MAX_NEW_TOKENS,
+        dtype: str = "float32",
     ) -> None:
         from transformers import BlipForConditionalGeneration, BlipProcessor
 
@@ -88,7 +100,7 @@ class BlipCaptioner:
         self.processor = BlipProcessor.from_pretrained(self.model_id)
         tokenizer = self.processor.tokenizer
         check_tokenizer(tokenizer, self.model_id)
-        self.model = BlipForConditionalGeneration.from_pretrained(self.model_id)
+        self.model = load_model(BlipForConditionalGeneration, self.model_id, dtype)
         self.model.to(self.device).eval()
         # Token ids of each prefix as the processor makes them: [CLS] words [SEP].
         self.prompt_ids = [tokenizer(p, return_tensors="pt")["input_ids"] for p in self.prompts]
@@ -108,6 +120,7 @@ class BlipCaptioner:
             "max_new_tokens": self.max_new_tokens,
             "decoding": decoding_settings(self.model.text_decoder.generation_config),
             "precision": self.precision,
+            "dtype": weights_dtype(self.model),
         }
 
     def preprocessor(self) -> BlipImages:

@@ -20,13 +20,9 @@ from typing import Any
 import torch
 
 from .blip import decoding_settings
+from .loading import CaptionerError, load_model, weights_dtype
 from .precision import autocast, check_tokenizer, resolve_precision
-from .prompts import (
-    FLORENCE_MAX_NEW_TOKENS,
-    FLORENCE_MODEL_ID,
-    FLORENCE_NUM_BEAMS,
-    FLORENCE_TASKS,
-)
+from .prompts import FLORENCE_DECODING, FLORENCE_DECODINGS, FLORENCE_MODEL_ID, FLORENCE_TASKS
 
 
 class FlorenceInputs:
@@ -53,8 +49,10 @@ class FlorenceCaptioner:
     Args:
         name: ``florence-cap1`` | ``florence-cap2`` | ``florence-cap3``.
         model: hub id or local folder.
-        device, precision: as :class:`~d2s.captions.blip.BlipCaptioner`.
-        max_new_tokens, num_beams: decoding (Florence-2 model card: 1024, 3 beams, no sampling).
+        device, precision, dtype: as :class:`~d2s.captions.blip.BlipCaptioner`.
+        decoding: a named decoding of :data:`~d2s.captions.prompts.FLORENCE_DECODINGS`
+            (``released``, the authors' prototype, by default; or ``model-card``).
+        max_new_tokens, num_beams: override the named decoding's values (tests, trials).
         trust_remote_code: load a ``microsoft/Florence-2-*`` repository with its own code.
     """
 
@@ -64,13 +62,19 @@ class FlorenceCaptioner:
         model: str | os.PathLike = FLORENCE_MODEL_ID,
         device: str | torch.device = "cpu",
         precision: str = "fp32",
-        max_new_tokens: int = FLORENCE_MAX_NEW_TOKENS,
-        num_beams: int = FLORENCE_NUM_BEAMS,
+        max_new_tokens: int | None = None,
+        num_beams: int | None = None,
         trust_remote_code: bool = False,
+        decoding: str = FLORENCE_DECODING,
+        dtype: str = "float32",
     ) -> None:
         if name not in FLORENCE_TASKS:
-            raise ValueError(
+            raise CaptionerError(
                 f"unknown Florence-2 captioner {name!r}; known: {list(FLORENCE_TASKS)}"
+            )
+        if decoding not in FLORENCE_DECODINGS:
+            raise CaptionerError(
+                f"unknown Florence-2 decoding {decoding!r}; known: {list(FLORENCE_DECODINGS)}"
             )
         from transformers import AutoProcessor
 
@@ -79,8 +83,13 @@ class FlorenceCaptioner:
         self.model_id = str(model)
         self.device = torch.device(device)
         self.precision = resolve_precision(self.device, precision)
-        self.max_new_tokens = int(max_new_tokens)
-        self.num_beams = int(num_beams)
+        self.decoding = decoding
+        self.generate_args = dict(FLORENCE_DECODINGS[decoding])
+        if max_new_tokens is not None:
+            self.generate_args["max_new_tokens"] = int(max_new_tokens)
+        if num_beams is not None:
+            self.generate_args["num_beams"] = int(num_beams)
+        self.max_new_tokens = int(self.generate_args["max_new_tokens"])
         self.trust_remote_code = bool(trust_remote_code)
         self.processor = AutoProcessor.from_pretrained(
             self.model_id, trust_remote_code=self.trust_remote_code
@@ -89,23 +98,24 @@ class FlorenceCaptioner:
         if self.trust_remote_code:
             from transformers import AutoModelForCausalLM
 
-            self.model = AutoModelForCausalLM.from_pretrained(self.model_id, trust_remote_code=True)
+            model_class, extra = AutoModelForCausalLM, {"trust_remote_code": True}
         else:
             from transformers import Florence2ForConditionalGeneration
 
-            self.model = Florence2ForConditionalGeneration.from_pretrained(self.model_id)
+            model_class, extra = Florence2ForConditionalGeneration, {}
+        self.model = load_model(model_class, self.model_id, dtype, **extra)
         self.model.to(self.device).eval()
 
     def settings(self) -> dict[str, Any]:
-        decoding = decoding_settings(self.model.generation_config)
-        decoding.update(num_beams=self.num_beams, do_sample=False)
         return {
             "captioner": self.name,
             "model": self.model_id,
             "prompts": [self.task],
             "max_new_tokens": self.max_new_tokens,
-            "decoding": decoding,
+            "decoding_name": self.decoding,
+            "decoding": decoding_settings(self.model.generation_config, **self.generate_args),
             "precision": self.precision,
+            "dtype": weights_dtype(self.model),
             "remote_code": self.trust_remote_code,
         }
 
@@ -131,12 +141,7 @@ class FlorenceCaptioner:
             if key in ("input_ids", "pixel_values", "attention_mask")
         }
         with autocast(self.device, self.precision):
-            out = self.model.generate(
-                **inputs,
-                max_new_tokens=self.max_new_tokens,
-                num_beams=self.num_beams,
-                do_sample=False,
-            )
+            out = self.model.generate(**inputs, **self.generate_args)
         return self.postprocess(out, batch["image_sizes"])
 
     def caption_one(self, image) -> str:

@@ -6,6 +6,8 @@ import contextlib
 
 import torch
 
+from .loading import CaptionerError
+
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 #: Real vocabularies are ~30k (BLIP's BERT) or ~51k (Florence-2's BART) tokens. An offline hub
@@ -39,7 +41,7 @@ def check_tokenizer(tokenizer, model_id: str) -> None:
     """Refuse a tokenizer too small to be real (the silent offline failure)."""
     size = len(tokenizer)
     if size < MIN_VOCAB:
-        raise ValueError(
+        raise CaptionerError(
             f"the tokenizer loaded for {model_id!r} has only {size} tokens: it was not really "
             "loaded (offline without a local copy?). Pass --model a local folder holding the "
             "model, or allow hub access."

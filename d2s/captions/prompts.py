@@ -30,9 +30,24 @@ FLORENCE_TASKS: dict[str, str] = {
     "florence-cap3": "<MORE_DETAILED_CAPTION>",
 }
 
-#: Florence-2 decoding as on its model card (beam search, 3 beams, up to 1024 new tokens).
+#: Florence-2 decoding: beam search, 3 beams, up to 1024 new tokens, in both readings below.
 FLORENCE_MAX_NEW_TOKENS = 1024
 FLORENCE_NUM_BEAMS = 3
+#: ``generate`` arguments of each named Florence-2 decoding. ``released`` (default): the D2S
+#: authors' prototype (``tools/florence2.py`` in the D2S repository) passes only
+#: ``max_new_tokens`` and ``num_beams``; sampling and early stopping come from the checkpoint's
+#: generation config (the prototype also loads the weights in fp16 on CUDA). ``model-card``: the
+#: Florence-2 model card's call, which fixes ``do_sample=False`` and ``early_stopping=False``.
+FLORENCE_DECODINGS: dict[str, dict[str, object]] = {
+    "released": {"max_new_tokens": FLORENCE_MAX_NEW_TOKENS, "num_beams": FLORENCE_NUM_BEAMS},
+    "model-card": {
+        "max_new_tokens": FLORENCE_MAX_NEW_TOKENS,
+        "num_beams": FLORENCE_NUM_BEAMS,
+        "do_sample": False,
+        "early_stopping": False,
+    },
+}
+FLORENCE_DECODING = "released"
 
 #: ``demo`` imports the demo's scene descriptions (``ROOT/captions.tsv``), which stand in for BLIP.
 CAPTIONERS: tuple[str, ...] = ("blip", *FLORENCE_TASKS, "demo")

@@ -28,9 +28,13 @@ def load_captioner(
     device: str = "cpu",
     precision: str = "fp32",
     trust_remote_code: bool = False,
+    florence_decoding: str | None = None,
 ) -> Captioner:
-    """Build the captioner ``name`` (``blip`` or ``florence-cap1/2/3``) from ``model``."""
-    from .prompts import DEFAULT_MODELS, FLORENCE_TASKS
+    """Build the captioner ``name`` (``blip`` or ``florence-cap1/2/3``) from ``model``.
+
+    ``florence_decoding`` names a Florence-2 decoding (default ``released``); BLIP has one.
+    """
+    from .prompts import DEFAULT_MODELS, FLORENCE_DECODING, FLORENCE_TASKS
 
     model = str(model or DEFAULT_MODELS[name])
     if name == "blip":
@@ -41,7 +45,12 @@ def load_captioner(
         from .florence import FlorenceCaptioner
 
         return FlorenceCaptioner(
-            name, model, device=device, precision=precision, trust_remote_code=trust_remote_code
+            name,
+            model,
+            device=device,
+            precision=precision,
+            trust_remote_code=trust_remote_code,
+            decoding=florence_decoding or FLORENCE_DECODING,
         )
     raise ValueError(f"unknown captioner {name!r}")
 

@@ -30,7 +30,7 @@ advertisement architecture scene scenes transport objects paintings persons flat
 
 def blip_vocab() -> dict[str, int]:
     """A BERT-style WordPiece vocabulary covering the four D2S prefixes (docs/design.md §1.2)."""
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     prompt_words = [w for p in BLIP_PROMPTS for w in p.split()]
     letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
     tokens = specials + prompt_words + _WORDS + letters + [f"##{c}" for c in letters] + list(".,")
@@ -40,8 +40,10 @@ def blip_vocab() -> dict[str, int]:
 def save_tiny_blip(folder: str | os.PathLike, seed: int = 0, image_size: int = 32) -> Path:
     """A random-weight ``BlipForConditionalGeneration`` + ``BlipProcessor`` saved in ``folder``.
 
-    BLIP's special ids must lie inside the small vocabulary, and the processor's tokenizer must
-    end a prefix with ``[SEP]`` (BLIP's ``generate`` drops it) and know ``[DEC]`` as BOS. Weights
+    Laid out like the hub's BLIP: the tokenizer is a plain BERT one (no ``[DEC]``) that ends a
+    prefix with ``[SEP]`` (BLIP's ``generate`` drops it); the text model has two rows more than
+    the tokenizer, and its ``bos_token_id`` is the first of them (the hub's 30522 after BERT's
+    30,522 tokens), so BOS comes from the config, never from the tokenizer. Weights
     are drawn wider than BLIP's default (std 0.5, not 0.02) so that the image visibly changes the
     caption: with the default, a random tiny BLIP writes the same words for every image.
     """
@@ -56,19 +58,19 @@ def save_tiny_blip(folder: str | os.PathLike, seed: int = 0, image_size: int = 3
 
     folder = Path(folder)
     vocab = blip_vocab()
-    tokenizer = BertTokenizer(vocab=vocab, bos_token="[DEC]")
+    tokenizer = BertTokenizer(vocab=vocab)
     image_processor = BlipImageProcessor(size={"height": image_size, "width": image_size})
     processor = BlipProcessor(image_processor=image_processor, tokenizer=tokenizer)
     config = BlipConfig(
         text_config={
-            "vocab_size": len(vocab),
+            "vocab_size": len(vocab) + 2,  # BLIP's [DEC] and [ENC] rows, past the tokenizer
             "hidden_size": 32,
             "intermediate_size": 64,
             "num_hidden_layers": 2,
             "num_attention_heads": 2,
             "encoder_hidden_size": 32,
             "max_position_embeddings": 128,
-            "bos_token_id": vocab["[DEC]"],
+            "bos_token_id": len(vocab),
             "sep_token_id": vocab["[SEP]"],
             "eos_token_id": vocab["[SEP]"],
             "pad_token_id": vocab["[PAD]"],

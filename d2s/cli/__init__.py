@@ -26,6 +26,7 @@ COMMANDS = (
     "slurm",
     "gpu_slot",
     "doctor",
+    "rehearse",
 )
 
 

@@ -3,6 +3,7 @@
     d2s caption --captioner blip|florence-cap1|florence-cap2|florence-cap3|demo
                 --dataset NAME --root ROOT --out FILE [--model PATH_OR_ID] [--split all]
                 [--batch-size B] [--device D] [--precision auto|fp32|bf16|fp16] [--workers N]
+                [--florence-decoding released|model-card]
 
 ``FILE`` is a TSV (``image<TAB>caption``) with the sidecar ``FILE.json``. Running again after a
 kill resumes; a cache made with other settings is refused. ``--captioner demo`` copies the demo's
@@ -26,7 +27,7 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from d2s.captions.precision import PRECISIONS
-    from d2s.captions.prompts import CAPTIONERS
+    from d2s.captions.prompts import CAPTIONERS, FLORENCE_DECODING, FLORENCE_DECODINGS
 
     p = subparsers.add_parser(
         "caption",
@@ -56,6 +57,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--precision", default="fp32", choices=PRECISIONS)
     p.add_argument("--workers", type=int, default=None, help="image loading workers")
+    p.add_argument(
+        "--florence-decoding",
+        default=FLORENCE_DECODING,
+        choices=list(FLORENCE_DECODINGS),
+        help="Florence-2 generate arguments: released (the authors' prototype, default) or "
+        "model-card (also do_sample=False, early_stopping=False)",
+    )
     p.add_argument(
         "--trust-remote-code",
         action="store_true",
@@ -150,7 +158,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _caption(args: argparse.Namespace, items, info) -> dict:
-    import torch
 
     from d2s.captions.run import caption_items, load_captioner
     from d2s.cli import CLIError
@@ -173,6 +180,7 @@ def _caption(args: argparse.Namespace, items, info) -> dict:
             device=device,
             precision=args.precision,
             trust_remote_code=args.trust_remote_code,
+            florence_decoding=args.florence_decoding,
         )
     except (OSError, ValueError) as err:
         raise CLIError(f"cannot load captioner {args.captioner!r}: {err}") from err

@@ -4,9 +4,13 @@ Sub-commands::
 
     d2s data inspect NAME ROOT [--no-decode]
     d2s data make-demo ROOT [--seed S] [--size N] [--image-size PX]
-    d2s data fetch NAME --dest DIR [--source hf|official|github|git] [--downloads DIR]
+    d2s data fetch NAME --dest DIR [--source hf|official|github|git] [--downloads DIR] [--any-count]
     d2s data place NAME --src PATH --dest DIR [--any-count]
     d2s data splits NAME ROOT --out DIR --kind official|val|sst|nriqa [--seed S] [--sizes ...]
+
+``fetch`` reads from a local mirror instead of the network when ``D2S_MIRROR=DIR`` is set: each
+file at ``DIR/<host>/<path of its URL>`` (e.g. ``DIR/huggingface.co/datasets/chaofengc/
+IQA-PyTorch-Datasets/resolve/main/kadid10k.tgz``); everything else runs as for a download.
 """
 
 from __future__ import annotations
@@ -86,6 +90,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         downloads=args.downloads,
         progress=args.progress,
         keep_archives=not args.delete_archives,
+        strict_count=not args.any_count,
     )
     _print_json(record)
     return 0
@@ -193,6 +198,12 @@ def register(subparsers) -> None:
     fetch.add_argument("--downloads", help="where archives go (default: DEST/../downloads/NAME)")
     fetch.add_argument(
         "--delete-archives", action="store_true", help="delete archives once verified"
+    )
+    fetch.add_argument(
+        "--any-count",
+        action="store_true",
+        help="accept a subset (skip the check of the official image count; recorded in the "
+        "marker as subset: true)",
     )
     fetch.set_defaults(func=run_fetch)
 

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from d2s.captions.features import build_text_features
     from d2s.cli import CLIError
     from d2s.outputs import check_output
-    from d2s.text import load_text_encoder
+    from d2s.text import TextEncoderError, load_text_encoder
 
     for out in (args.out, f"{args.out}.json"):
         check_output(
@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     pretrained = None if args.clip_weights == "random" else args.clip_weights
     try:
         encoder = load_text_encoder(pretrained=pretrained, device=args.device)
+    except TextEncoderError as err:
+        raise CLIError(str(err)) from None
     except Exception as err:  # open_clip raises several types for a missing/unreachable tag
         raise CLIError(f"cannot load the text encoder {args.clip_weights!r}: {err}") from err
     try:

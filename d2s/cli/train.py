@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from d2s.captions.cache import CaptionCacheError
     from d2s.cli import CLIError
     from d2s.data import DatasetError
+    from d2s.text import TextEncoderError
     from d2s.training import ConfigError, load_config, parse_overrides, train
     from d2s.training.checkpoint import CheckpointError
     from d2s.training.engine import TrainingDiverged
@@ -39,7 +40,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config, parse_overrides(args.overrides))
         metrics = train(config, args.out, progress=not args.no_progress, restart=args.restart)
-    except (ConfigError, DatasetError, CheckpointError, CaptionCacheError, TrainingDiverged) as err:
+    except (
+        ConfigError,
+        DatasetError,
+        CheckpointError,
+        CaptionCacheError,
+        TextEncoderError,
+        TrainingDiverged,
+    ) as err:
         raise CLIError(str(err)) from None
     print(
         f"{config.model} on {config.dataset} ({config.test_split}): srcc {metrics['srcc']:.4f} "

@@ -27,17 +27,25 @@ import shutil
 import subprocess
 import tarfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
 
-from d2s.data.iqa import KONIQ_IMAGE_DIRS, KONIQ_SCORE_FILES
+from d2s.data.iqa import KONIQ_IMAGE_DIRS, KONIQ_SCORE_FILES, META_INFO
 from d2s.data.records import DatasetError
 from d2s.data.registry import get_spec
 from d2s.data.staging import check_replaceable, fresh_staging, mark_placed, swap_in
 from d2s.data.validate import read_marker, verify_complete, write_marker
 
 HF_REPO = "chaofengc/IQA-PyTorch-Datasets"
+#: pyiqa reads the labels of its mirrored sets from this second repository, not from the archives
+#: (pyiqa 0.1.16 ``pyiqa/data/dataset_api.py``, ``load_dataset``): one CSV per set.
+HF_META_REPO = "chaofengc/IQA-PyTorch-Datasets-metainfo"
+META_FILES = {dataset: info[0] for dataset, info in META_INFO.items()}
+#: A local mirror to fetch from instead of the network: each file at ``<mirror>/<host>/<path>``
+#: of its URL (:func:`mirror_path`); a file missing from the mirror is an error, never a download.
+MIRROR_ENV = "D2S_MIRROR"
 SAVOIAS_GIT = "https://github.com/esaraee/Savoias-Dataset.git"
 
 #: dataset -> source -> list of ("url", URL) or ("hf", file in HF_REPO) or ("git", URL).
@@ -76,8 +84,26 @@ REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "koniq10k": [KONIQ_SCORE_FILES, KONIQ_IMAGE_DIRS],
     "tid2013": [("mos_with_names.txt",), ("distorted_images",)],
 }
+#: From pyiqa's mirror only the images come from the archive; the labels are pyiqa's meta-info
+#: file (:data:`META_FILES`), fetched first and placed beside them.
+REQUIRED_HF: dict[str, list[tuple[str, ...]]] = {
+    "kadid10k": [("images",)],
+    "koniq10k": [KONIQ_IMAGE_DIRS],
+    "tid2013": [("distorted_images",)],
+}
 
 CHUNK = 1 << 20
+
+
+def hf_url(repo_id: str, filename: str) -> str:
+    """The download URL of ``filename`` in the Hugging Face dataset repository ``repo_id``."""
+    return f"https://huggingface.co/datasets/{repo_id}/resolve/main/{filename}"
+
+
+def mirror_path(mirror: str | os.PathLike, url: str) -> Path:
+    """Where a local mirror holds ``url``: ``<mirror>/<host>/<path>`` (as ``wget -x`` lays it out)."""
+    parts = urllib.parse.urlsplit(url)
+    return Path(mirror) / parts.netloc / parts.path.lstrip("/")
 
 
 def http_download(url: str, dest: str | os.PathLike, progress: bool = True, timeout: float = 60):
@@ -92,6 +118,9 @@ def http_download(url: str, dest: str | os.PathLike, progress: bool = True, time
     dest = Path(dest)
     if dest.is_file():
         return dest
+    local = mirrored(url)
+    if local is not None:
+        return local
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.is_file() else 0
@@ -143,8 +172,22 @@ def http_download(url: str, dest: str | os.PathLike, progress: bool = True, time
     return dest
 
 
+def mirrored(url: str) -> Path | None:
+    """``url``'s copy in the mirror named by ``$D2S_MIRROR``; ``None`` when no mirror is set."""
+    mirror = os.environ.get(MIRROR_ENV)
+    if not mirror:
+        return None
+    path = mirror_path(mirror, url)
+    if not path.is_file():
+        raise DatasetError(f"{path}: not in the mirror {MIRROR_ENV}={mirror} (the copy of {url})")
+    return path
+
+
 def hf_download(filename: str, downloads: Path, repo_id: str = HF_REPO) -> Path:
     """One file of a Hugging Face dataset repository (resumable, renamed when complete)."""
+    local = mirrored(hf_url(repo_id, filename))
+    if local is not None:
+        return local
     from huggingface_hub import hf_hub_download
 
     try:
@@ -271,6 +314,35 @@ def assemble(dataset: str, unpacked: Path, dest: Path, required=None) -> None:
         os.replace(path, dest / path.name)
 
 
+def fetch_labels(dataset: str, downloads: Path) -> Path:
+    """pyiqa's meta-info label file of ``dataset`` (small: fetched before any archive).
+
+    Refused naming the file when it cannot be had or does not hold the set's name and score
+    columns, so a fetch from pyiqa's mirror never downloads gigabytes of images without labels.
+    """
+    from d2s.data.iqa import META_INFO
+    from d2s.data.records import read_csv
+
+    name, name_column, score_column, _, _ = META_INFO[dataset]
+    path = hf_download(name, downloads / "meta_info", repo_id=HF_META_REPO)
+    frame = read_csv(path, (name_column, score_column))
+    if frame.empty:
+        raise DatasetError(f"{path}: no labels (pyiqa's {name} is empty)")
+    return path
+
+
+def _clone(url: str, into: Path) -> None:
+    local = None
+    mirror = os.environ.get(MIRROR_ENV)
+    if mirror:
+        local = mirror_path(mirror, url)
+        if not local.is_dir():
+            raise DatasetError(
+                f"{local}: not in the mirror {MIRROR_ENV}={mirror} (a clone of {url})"
+            )
+    subprocess.run(["git", "clone", "--depth", "1", str(local or url), str(into)], check=True)
+
+
 def fetch_dataset(
     dataset: str,
     dest: str | os.PathLike,
@@ -278,10 +350,14 @@ def fetch_dataset(
     downloads: str | os.PathLike | None = None,
     progress: bool = True,
     keep_archives: bool = True,
+    strict_count: bool = True,
 ) -> dict:
     """Download, unpack, verify and mark ``dataset`` at ``dest``; return the verified record.
 
-    A ``dest`` that already holds a marker for ``dataset`` is returned as is.
+    A ``dest`` that already holds a marker for ``dataset`` is returned as is. From pyiqa's mirror
+    (``source="hf"``) the labels are pyiqa's meta-info file, fetched and checked first
+    (:func:`fetch_labels`). ``strict_count=False`` accepts fewer images than the official count
+    (a subset, e.g. a trial copy); the marker records ``"subset": true``.
     """
     spec = get_spec(dataset)
     if spec.name not in SOURCES:
@@ -298,6 +374,7 @@ def fetch_dataset(
         raise DatasetError(f"{spec.title} sources: {', '.join(SOURCES[spec.name])}, not {source!r}")
     check_replaceable(dest, spec.name)
     downloads = Path(downloads) if downloads else dest.parent / "downloads" / spec.name
+    labels = fetch_labels(spec.name, downloads) if source == "hf" else None
     unpacked = dest.parent / f".{dest.name}.unpack"
     if unpacked.exists():
         shutil.rmtree(unpacked)
@@ -315,26 +392,28 @@ def fetch_dataset(
             elif how == "hf":
                 archive = hf_download(what, downloads)
             else:
-                subprocess.run(
-                    ["git", "clone", "--depth", "1", what, str(unpacked / "repo")], check=True
-                )
+                _clone(what, unpacked / "repo")
                 continue
             archives.append(archive)
             unpack(archive, unpacked, progress)
-        assemble(spec.name, unpacked, staging)
+        assemble(spec.name, unpacked, staging, REQUIRED_HF[spec.name] if labels else None)
+        if labels is not None:
+            shutil.copyfile(labels, staging / labels.name)
         shutil.rmtree(unpacked, ignore_errors=True)
         try:
-            summary = verify_complete(spec.name, staging, progress=progress)
+            summary = verify_complete(
+                spec.name, staging, progress=progress, strict_count=strict_count
+            )
         except DatasetError as err:
             raise DatasetError(f"{err} [checked in {staging}; {dest} was left as it was]") from err
-        write_marker(spec.name, staging, summary)
+        write_marker(spec.name, staging, summary, subset=not strict_count)
         mark_placed(staging, spec.name, source)
         swap_in(staging, dest, spec.name)
     finally:
         shutil.rmtree(unpacked, ignore_errors=True)
         shutil.rmtree(staging, ignore_errors=True)
-    if not keep_archives:
+    if not keep_archives:  # only what this fetch downloaded, never a mirror's copy
         for archive in archives:
-            if archive not in kept:
+            if archive not in kept and downloads in archive.parents:
                 archive.unlink(missing_ok=True)
     return read_marker(dest) or {}

@@ -1,7 +1,8 @@
 """IC9600 (Feng et al., TPAMI 2023; GitHub tinglyfeng/IC9600), official on-disk layout.
 
-``ROOT/images/*.jpg``, ``ROOT/train.txt`` and ``ROOT/test.txt`` (7,200 + 2,400 lines), each line
-``<name>␠␠<score>``. Scores are already on [0, 1], higher = more complex (multiples of 1/68).
+``ROOT/images/*.jpg``, ``ROOT/train.txt`` and ``ROOT/test.txt`` (6,720 + 2,880 lines: a 7:3 split;
+the D2S authors' ``train_blip_caption.txt`` has one line per training image, 6,720, docs/design.md
+§1.3), each line ``<name>␠␠<score>``. Scores are already on [0, 1], higher = more complex (multiples of 1/68).
 Category = the file-name prefix before the first ``_`` (docs/design.md §3).
 """
 

@@ -118,7 +118,7 @@ def place_dataset(
                 f"not name, e.g. {shown}; nothing was placed. Remove them from the archive, or "
                 "unpack it yourself and place the folder (a folder is linked, extras are ignored)"
             )
-        write_marker(spec.name, staging, summary)
+        write_marker(spec.name, staging, summary, subset=not strict_count)
         mark_placed(staging, spec.name, str(src))
         swap_in(staging, dest, spec.name)
     finally:

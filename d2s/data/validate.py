@@ -102,12 +102,25 @@ def verify_complete(
     return summary
 
 
-def write_marker(dataset: str, root: str | os.PathLike, summary: dict) -> Path:
-    """Record a verified dataset; call this last."""
+def write_marker(
+    dataset: str, root: str | os.PathLike, summary: dict, subset: bool = False
+) -> Path:
+    """Record a verified dataset; call this last.
+
+    ``subset``: the image count was not checked against the official one (recorded with that
+    count, so every later output can tell a trial subset from the full set).
+    """
+    from d2s.data.registry import get_spec
     from d2s.io import atomic_write_text
 
     path = Path(root) / MARKER
-    record = {"dataset": dataset, "counts": summary, "total": total(summary)}
+    record = {
+        "dataset": dataset,
+        "counts": summary,
+        "total": total(summary),
+        "subset": bool(subset),
+        "expected": get_spec(dataset).expected,
+    }
     atomic_write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", path)
     return path
 

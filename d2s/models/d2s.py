@@ -9,6 +9,15 @@ from torch import nn
 from .attention_pool import AttentionPool2d, GlobalAvgPool
 
 
+def weights_source(backbone: nn.Module, pretrained: bool, pretrained_file: str | None) -> str:
+    """``hf-hub:<id>`` of the timm weights loaded, the local file, or ``random``."""
+    if not pretrained:
+        return "random"
+    if pretrained_file:
+        return f"file:{pretrained_file}"
+    return f"hf-hub:{backbone.pretrained_cfg['hf_hub_id']}"
+
+
 class D2S(nn.Module):
     """D2S complexity regressor (the inference model, plus the training-only projection).
 
@@ -46,6 +55,8 @@ class D2S(nn.Module):
             features_only=True,
             out_indices=(-1,),
         )
+        # where the trunk's weights came from, recorded by every run (metrics.json ``loaded``)
+        self.weights_source = weights_source(self.backbone, pretrained, pretrained_file)
         channels = self.backbone.feature_info.channels()[-1]
         if pool == "attn":
             self.pool: nn.Module = AttentionPool2d(channels, embed_dim, num_heads)

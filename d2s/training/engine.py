@@ -35,6 +35,7 @@ from .data import (
 from .evaluation import predict, write_outputs
 from .loading import DataPath, epoch_seed
 from .memory import fit_step
+from .provenance import loaded_record
 from .run_folder import RunFolder, config_reads, run_inputs, same_run
 from .step import Placement, TrainingDiverged, refuse_silent_cpu, train_step
 from .tasks import Task, make_task
@@ -351,6 +352,7 @@ class Run(DataPath):
             "run_label": cfg.run_label,
             "fingerprint": cfg.fingerprint(),
             "inputs": self.inputs,
+            "loaded": loaded_record(task.model, self.placement, cfg),
             "config": cfg.to_dict(),
         }
         write_outputs(self.out, test.items, predictions, summary)

@@ -52,10 +52,16 @@ def cpu_fallback_reason() -> str:
     )
 
 
+def gpu_required(device_key: str, run_label: str | None) -> bool:
+    """Whether a run must find a GPU: an explicit CUDA device, or ``auto`` in a paper run (any
+    other run with ``auto``, e.g. the rehearsal, uses the GPU when there is one, else the CPU)."""
+    return device_key != "cpu" and (device_key != "auto" or run_label == PAPER_LABEL)
+
+
 def refuse_silent_cpu(device_key: str, run_label: str, what: str = "config key 'device'") -> None:
     """Stop a paper run whose ``auto`` device resolved to the CPU (``device=cpu`` says "I mean
     it"); raises :class:`d2s.training.config.ConfigError` naming the reason and the fixes."""
-    if device_key != "auto" or run_label != PAPER_LABEL or torch.cuda.is_available():
+    if device_key != "auto" or not gpu_required(device_key, run_label) or torch.cuda.is_available():
         return
     from .config import ConfigError
 
@@ -114,10 +120,15 @@ class Placement:
             task.model.to(memory_format=torch.channels_last)
         return task
 
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """The training forward's autocast dtype: bf16 on CUDA only with ``precision: bf16``."""
+        return torch.bfloat16 if self.cuda and self.precision == "bf16" else None
+
     def autocast(self) -> contextlib.AbstractContextManager:
-        """The training forward's precision: bf16 autocast on CUDA only with ``precision: bf16``."""
-        enabled = self.cuda and self.precision == "bf16"
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled)
+        """The training forward's precision (:attr:`autocast_dtype`; none: the weights' dtype)."""
+        dtype = self.autocast_dtype
+        return torch.autocast("cuda", dtype=dtype or torch.bfloat16, enabled=dtype is not None)
 
 
 def train_step(

@@ -52,11 +52,13 @@ rule captions:
         device=CAPTIONS["device"],
         precision=CAPTIONS["precision"],
         slot=gpu_slot("captions"),
+        decoding=CAPTIONS["florence_decoding"],
     shell:
         "{params.slot} {params.d2s} caption --captioner {wildcards.captioner} --model {params.model:q}"
         " --dataset {wildcards.real_set} --root {params.root:q} --out {params.work:q}"
         " --batch-size {params.batch_size} --device {params.device}"
-        " --precision {params.precision} --workers {threads} > {log:q} 2>&1"
+        " --precision {params.precision} --florence-decoding {params.decoding}"
+        " --workers {threads} > {log:q} 2>&1"
         " && cp {params.work:q} {output.tsv:q} && cp {params.work:q}.json {output.meta:q}"
 
 

@@ -175,8 +175,17 @@ def user_source(wildcards):
     raise WorkflowError(why + missing_message(wildcards.user_set, dest))
 
 
+def count_flag(name):
+    """`--any-count` where the config accepts fewer images than official (`subset: true`)."""
+    return "--any-count" if (DATASETS.get(name) or {}).get("subset") else ""
+
+
 def place_flags(wildcards):
-    return "--any-count" if (DATASETS.get(wildcards.user_set) or {}).get("subset") else ""
+    return count_flag(wildcards.user_set)
+
+
+def fetch_flags(wildcards):
+    return count_flag(wildcards.public)
 
 
 def sst_sizes(wildcards=None):

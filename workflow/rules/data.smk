@@ -46,9 +46,10 @@ rule data_fetch:
         dest=f"{RES}/datasets/{{public}}",
         downloads=f"{RES}/downloads/{{public}}",
         source=fetch_source,
+        any_count=fetch_flags,
     shell:
         "{params.d2s} data fetch {wildcards.public} --dest {params.dest:q} --source {params.source}"
-        " --downloads {params.downloads:q} > {log:q} 2>&1"
+        " --downloads {params.downloads:q} {params.any_count} > {log:q} 2>&1"
 
 
 rule data_place:
