@@ -158,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _caption(args: argparse.Namespace, items, info) -> dict:
+    import torch
 
     from d2s.captions.run import caption_items, load_captioner
     from d2s.cli import CLIError
