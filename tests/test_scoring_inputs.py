@@ -251,7 +251,7 @@ def test_an_interrupted_run_leaves_no_csv(checkpoint, tmp_path, capsys, monkeypa
 
     monkeypatch.setattr(d2s.scoring.Scorer, "score_paths", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        main(["score", str(tmp_path / "in"), "-c", str(checkpoint), "-o", str(out)])
+        main(["score", str(tmp_path / "in"), "-c", str(checkpoint), "-o", str(out), "--force"])
     assert out.read_text() == "path,score\nold.png,0.5\n"
     assert capsys.readouterr().out == ""  # nothing half-written on stdout either
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "scores.csv"]

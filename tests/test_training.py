@@ -11,6 +11,7 @@ from scipy.stats import pearsonr, spearmanr
 from d2s.cli import main
 from d2s.data import load_items
 from d2s.data.demo import make_demo
+from d2s.outputs import OutputRefused
 from d2s.training import ConfigError, load_config, train
 from d2s.training.checkpoint import CheckpointError, load_model, read_checkpoint
 from d2s.training.data import image_transform
@@ -168,7 +169,9 @@ def test_select_val_reads_the_test_set_only_at_the_end(base, tmp_path, monkeypat
         overrides={**base, "model": "d2s-r18", "select": "val", "val_fraction": 0.25}
     )
     metrics = train(config, tmp_path / "val", progress=False)
-    assert events == [("epoch", 1), ("epoch", 2), ("load", "test")]
+    # the first load only hashes the test labels into the run's identity (a changed test set
+    # must not pass as "run already complete"); predictions on it come after the last epoch
+    assert events == [("load", "test"), ("epoch", 1), ("epoch", 2), ("load", "test")]
     assert metrics["select"] == "val"
     assert pd.read_csv(tmp_path / "val" / "log.csv")["sel_split"].unique().tolist() == ["val"]
 
@@ -187,7 +190,7 @@ def test_a_complete_run_is_not_trained_again(base, tmp_path, monkeypatch):
     changed = load_config(
         overrides={**base, "model": "d2s-r18-gap", "use_eal": False, "use_fal": False, "lr": 0.01}
     )
-    with pytest.raises(CheckpointError, match="different configuration"):
+    with pytest.raises(OutputRefused, match=r"changed: lr 0.001 -> 0.01.*--restart"):
         train(changed, tmp_path / "r", progress=False)
 
 
