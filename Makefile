@@ -89,7 +89,8 @@ gpu-check: setup
 	$(BIN)/python -m d2s bench gpu --device $(DEVICE)
 
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 -m "not alone"
+	$(BIN)/pytest -m alone
 
 lint: setup
 	$(BIN)/ruff check .

@@ -93,6 +93,7 @@ rule train:
 """
 
 
+@pytest.mark.alone  # in a full pytest session the Ctrl-C once landed after the run had finished
 def test_ctrl_c_of_the_workflow_then_rerun_incomplete_finishes_the_run(reference_run, tmp_path):
     import shlex
 
