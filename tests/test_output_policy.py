@@ -234,3 +234,28 @@ def test_a_corrupt_tar_gz_is_refused_in_one_line(tmp_path, capsys):
     archive.write_bytes(b"\x00not an archive" * 200)
     code, err = run_cli(place(archive, tmp_path / "dest"), capsys)
     refused(code, err, archive, "corrupt")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["bench-run", "--json"], ["bench", "gpu", "--device", "cpu", "--out"]],
+    ids=["bench-run", "bench-gpu"],
+)
+def test_benchmark_outputs_never_replace_a_users_file(argv, tmp_path, capsys):
+    mine = tmp_path / "results.json"
+    mine.write_text('{"mine": 1}')
+    code, err = run_cli([*argv, str(mine)], capsys)
+    refused(code, err, str(mine), "--force")
+    assert mine.read_text() == '{"mine": 1}'
+
+
+def test_benchmark_outputs_know_their_own_json(tmp_path):
+    from d2s.cli.bench import json_with
+
+    theirs, ours = tmp_path / "a.json", tmp_path / "b.json"
+    theirs.write_text('{"runtime": {}}')
+    ours.write_text('{"runtime": {}, "profile": "tiny"}')
+    recognise = json_with("runtime", "profile")
+    assert recognise(ours) and not recognise(theirs) and not recognise(tmp_path / "none.json")
+    beside = json_with("runtime", "profile", source=ours)  # a .md is ours with its JSON
+    assert beside(tmp_path / "b.md")

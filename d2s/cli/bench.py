@@ -18,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "`d2s bench-table`. Offline (HF_HUB_OFFLINE); CUDA when torch sees a GPU.",
     )
     suite.add_argument("--json", type=Path, required=True, help="output pytest-benchmark JSON")
+    suite.add_argument("--force", action="store_true", help="replace an existing --json file")
     suite.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: 2)")
     suite.add_argument(
         "--tests",
@@ -65,6 +66,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def json_with(*keys: str, source: Path | None = None):
+    """``ours`` for the output policy (d2s/outputs.py): a JSON object (``source``, or the output
+    itself) holding every one of ``keys``, which only this suite's writers put there."""
+
+    def ours(path: Path) -> bool:
+        try:
+            data = json.loads(Path(source or path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(data, dict) and all(key in data for key in keys)
+
+    return ours
+
+
 def run_suite(args: argparse.Namespace) -> int:
     import os
     import subprocess
@@ -72,6 +87,7 @@ def run_suite(args: argparse.Namespace) -> int:
 
     from d2s.bench import BENCHMARK_TESTS
     from d2s.cli import CLIError
+    from d2s.outputs import check_output
 
     files = [args.tests / name for name in BENCHMARK_TESTS]
     missing = [str(f) for f in files if not f.is_file()]
@@ -80,6 +96,13 @@ def run_suite(args: argparse.Namespace) -> int:
             f"benchmark files not found: {', '.join(missing)}; run from a checkout of the "
             "repository (the suite lives in its tests/ folder) or pass --tests DIR"
         )
+    check_output(
+        args.json,
+        command="bench-run",
+        force=args.force,
+        ours=json_with("d2s_run"),
+        option="--json",
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env["D2S_BENCH_THREADS"] = str(args.threads)
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +171,7 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
         default=Path("results/benchmarks/gpu_check.json"),
         help="JSON to write; the Markdown summary goes beside it (.md)",
     )
+    gpu.add_argument("--force", action="store_true", help="replace an existing --out and its .md")
     gpu.set_defaults(func=run_gpu)
     plan = actions.add_parser(
         "plan",
@@ -181,6 +205,11 @@ def run_gpu(args: argparse.Namespace) -> int:
         check_device(args.device)
     except ConfigError as err:
         raise CLIError(str(err).replace("config key 'device'", "--device")) from None
+    from d2s.outputs import check_output
+
+    ours = json_with("runtime", "profile", source=args.out)  # the .md is ours with its JSON
+    for out in (args.out, args.out.with_suffix(".md")):
+        check_output(out, command="bench gpu", force=args.force, ours=ours)
     report = run_check(args.device, args.out, args.profile)
     print(args.out.with_suffix(".md").read_text())
     print(f"wrote {args.out} and {args.out.with_suffix('.md')} in {report['seconds']} s")
