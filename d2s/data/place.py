@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from d2s.data.fetch import assemble, locate, unpack
+from d2s.data.fetch import assemble, locate
 from d2s.data.records import DatasetError
 from d2s.data.registry import get_spec, load_items
 from d2s.data.staging import (
@@ -25,6 +25,7 @@ from d2s.data.staging import (
     mark_placed,
     swap_in,
 )
+from d2s.data.unpack import unpack
 from d2s.data.user_sets import IMAGES_DIR, LABELS_FILE
 from d2s.data.validate import MARKER, read_marker, verify_complete, write_marker
 

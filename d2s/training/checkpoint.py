@@ -14,7 +14,7 @@ The authors' released ``D2S_R18.pth`` / ``D2S_R50.pth`` (``{"model_state": state
 load for scoring too; their keys are mapped by :func:`released_to_suite_keys`
 (:data:`RELEASED_KEY_MAP`). So does the IC9600 authors' ICNet ``ck.pth`` (a bare state dict,
 recognised by its key layout with or without ``module.``; keys mapped by
-:data:`baselines.icnet.OFFICIAL_KEY_MAP`). :func:`read_any_model` reads every format.
+:data:`baselines.icnet_official.OFFICIAL_KEY_MAP`). :func:`read_any_model` reads every format.
 """
 
 from __future__ import annotations
@@ -321,7 +321,7 @@ def is_icnet_official(data: Any) -> bool:
 
 
 def _from_icnet_official(data: dict, path: Path) -> tuple[nn.Module, int, str, dict]:
-    from baselines.icnet import official_to_suite_keys
+    from baselines.icnet_official import official_to_suite_keys
     from d2s.models import build
 
     mapped, unknown = official_to_suite_keys({strip_wrappers(k): v for k, v in data.items()})
