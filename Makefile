@@ -89,8 +89,7 @@ gpu-check: setup
 	$(BIN)/python -m d2s bench gpu --device $(DEVICE)
 
 test: setup
-	$(BIN)/pytest -n 2 -m "not alone"
-	$(BIN)/pytest -m alone
+	$(BIN)/pytest -n 2
 
 lint: setup
 	$(BIN)/ruff check .

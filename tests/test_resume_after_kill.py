@@ -93,7 +93,12 @@ rule train:
 """
 
 
-@pytest.mark.alone  # in a full pytest session the Ctrl-C once landed after the run had finished
+def _terminal_sigint() -> None:
+    """A terminal's Ctrl-C reaches a foreground job; a shell's background job (`cmd &`, as a CI
+    runner may start the tests) inherits SIGINT ignored, and so would every process below it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_of_the_workflow_then_rerun_incomplete_finishes_the_run(reference_run, tmp_path):
     import shlex
 
@@ -103,7 +108,8 @@ def test_ctrl_c_of_the_workflow_then_rerun_incomplete_finishes_the_run(reference
     snakemake = [sys.executable, "-m", "snakemake", "--cores", "1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(snakemake, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=_terminal_sigint)  # fmt: skip
     _wait_for(tmp_path / "run" / "last.pt", proc, timeout=180)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends to the whole group
     proc.communicate(timeout=120)
