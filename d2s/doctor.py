@@ -176,8 +176,13 @@ def disk_need(config: dict) -> tuple[int, str]:
 
 # --- hub and IC9600 -----------------------------------------------------------------------------
 def hub_repos(config: dict) -> list[str]:
-    captions = config.get("captions", {})
-    repos = [*TIMM_REPOS, CLIP_REPO]
+    """The hub repositories the config's jobs load: none for an offline random-weight config
+    (the demo's ``pretrained: false``, ``clip_weights: random`` and no captioner)."""
+    training = config.get("training") or {}
+    captions = config.get("captions") or {}
+    repos = [*TIMM_REPOS] if training.get("pretrained", True) else []
+    if training.get("clip_weights") != "random":
+        repos.append(CLIP_REPO)
     if captions.get("datasets"):
         repos.append(captions.get("blip_model", "Salesforce/blip-image-captioning-large"))
     if captions.get("florence_datasets"):
@@ -241,7 +246,6 @@ def run_checks(config: dict, local: bool = True) -> list[Finding]:
     from d2s.training.step import cpu_fallback_reason, gpu_required
 
     training = config.get("training") or {}
-    demo = config.get("config_name") == "demo"
     findings = []
     if local:
         needs_gpu = gpu_required(str(training.get("device", "auto")), config.get("run_label"))
@@ -257,10 +261,10 @@ def run_checks(config: dict, local: bool = True) -> list[Finding]:
     probe = where if where.exists() else Path(".")
     need, parts = disk_need(config)
     findings.append(check_disk(shutil.disk_usage(probe).free, need, str(probe), parts))
-    if not demo:  # the demo runs offline on random weights and its own data
-        repos = hub_repos(config)
+    repos = hub_repos(config)
+    if repos:
         cached = cached_repos(repos)
         findings.append(check_hub(repos, cached, len(cached) == len(repos) or hub_reachable()))
-        if (config.get("experiments") or {}).get("ic9600") == "ic9600":
-            findings.append(check_ic9600(config))
+    if (config.get("experiments") or {}).get("ic9600") == "ic9600":
+        findings.append(check_ic9600(config))
     return findings

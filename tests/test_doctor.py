@@ -144,3 +144,22 @@ def test_the_workflow_runs_the_preflight_before_its_first_job(tmp_path):
 def test_a_cpu_config_is_not_blocked_by_the_cuda_build(monkeypatch):
     finding = doctor.check_cuda_build(None, "12.2", needs_gpu=False)
     assert not finding.blocker and "trains on the CPU" in finding.line
+
+
+def test_offline_random_weight_configs_need_no_hub(monkeypatch):
+    """The demo and CI's reduced demo (its own `config_name`) load nothing from the hub."""
+    monkeypatch.setattr(doctor, "cached_repos", lambda repos: set())
+    monkeypatch.setattr(doctor, "hub_reachable", lambda: False)
+    merged = {}
+    for name in ("config.yaml", "demo.yaml", "ci.yaml"):
+        merged = _merge(merged, yaml.safe_load((REPO / "workflow/config" / name).read_text()))
+        blockers = [f.line for f in doctor.run_checks(merged, local=False) if f.blocker]
+        assert (name == "config.yaml") == any("hub" in b for b in blockers), (name, blockers)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = _merge(base[key], value) if both else value
+    return out
