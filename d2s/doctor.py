@@ -152,17 +152,27 @@ def disk_need(config: dict) -> tuple[int, str]:
     from d2s.plan import SPLIT_SIZES, image_cache_runs, matrix_runs
 
     res = Path(config.get("resources", "resources"))
+    sets = config.get("datasets") or {}
+
+    def subset(name: str) -> bool:  # fewer images than official (a trial copy, the rehearsal)
+        return bool((sets.get(name) or {}).get("subset"))
+
+    def images_of(name: str) -> int:
+        if not subset(name):
+            return sum(SPLIT_SIZES.get(name, (0, 0)))
+        path = (sets.get(name) or {}).get("path")
+        return sum(1 for f in Path(path).rglob("*.jpg")) if path and Path(path).is_dir() else 0
+
     caches = 0
     for dataset, _split, size in image_cache_runs(config):
-        images = sum(SPLIT_SIZES.get(dataset, (0, 0)))
-        caches += images * 3 * size * size
+        caches += images_of(dataset) * 3 * size * size
     existing = res / "cache" / "images"
     if existing.is_dir():
         caches = max(0, caches - sum(f.stat().st_size for f in existing.rglob("*") if f.is_file()))
     downloads = sum(
         gib * GIB
         for name, gib in DOWNLOAD_GIB.items()
-        if not (res / "datasets" / name / ".d2s-verified.json").exists()
+        if not subset(name) and not (res / "datasets" / name / ".d2s-verified.json").exists()
     )
     results = Path(config.get("results", "results"))
     runs = [

@@ -163,3 +163,18 @@ def _merge(base: dict, over: dict) -> dict:
         both = isinstance(value, dict) and isinstance(base.get(key), dict)
         out[key] = _merge(base[key], value) if both else value
     return out
+
+
+def test_subset_datasets_are_costed_by_their_own_images(tmp_path):
+    """The rehearsal's small sets (`subset: true`) are not costed at the official counts."""
+    paper = yaml.safe_load((REPO / "workflow/config/config.yaml").read_text())
+    ic = tmp_path / "ic9600"
+    (ic / "images").mkdir(parents=True)
+    for i in range(4):
+        (ic / "images" / f"{i}.jpg").write_bytes(b"x")
+    small = _merge(paper, yaml.safe_load((REPO / "workflow/config/rehearsal.yaml").read_text()))
+    small["datasets"]["ic9600"]["path"] = str(ic)
+    small["resources"] = paper["resources"] = str(tmp_path / "res")
+    need, parts = doctor.disk_need(small)
+    assert need < doctor.disk_need(paper)[0] / 5
+    assert "image caches 0.0 GiB, downloads 0.0 GiB" in parts
