@@ -82,7 +82,7 @@ rehearsal-ci: setup $(REHEARSAL)/hub/.done $(REHEARSAL)/data-ci/.done
 	$(REHEARSAL_ENV) $(BIN)/python -m d2s rehearse check --runs-only \
 		--results results/rehearsal-ci $(REHEARSAL_DEVICE_CHECK)
 
-# The GPU check (d2s/gpu_check.py, about 5 minutes on one GPU): results/benchmarks/gpu_check.json
+# The GPU check (d2s/ops/gpu_check.py, about 5 minutes on one GPU): results/benchmarks/gpu_check.json
 # and .md. `make gpu-check DEVICE=cpu` runs it tiny on the CPU.
 DEVICE ?= cuda
 gpu-check: setup

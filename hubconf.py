@@ -1,11 +1,11 @@
 """torch.hub entry points: ``torch.hub.load(repo, "d2s_r18", checkpoint=PATH_OR_URL)``.
 
 One per image-only model of Table 1 (``d2s_r18``, ``d2s_r50``, ``icnet``, ``iccorn``), made from
-the model table by :mod:`d2s.hub`; each returns a :class:`d2s.scoring.Scorer`.
+the model table by :mod:`d2s.inference.hub`; each returns a :class:`d2s.inference.scoring.Scorer`.
 """
 
-from d2s.hub import entry_point
-from d2s.pyiqa import metric_names
+from d2s.inference.hub import entry_point
+from d2s.inference.pyiqa import metric_names
 
 dependencies = ["torch", "torchvision", "timm", "PIL"]
 

@@ -15,7 +15,7 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 @pytest.fixture(scope="session")
 def text_encoder():
     """The real open_clip ViT-B-32 text tower with deterministic random weights (built once)."""
-    from d2s.text import load_text_encoder
+    from d2s.text.clip import load_text_encoder
 
     return load_text_encoder(pretrained=None)
 
@@ -33,8 +33,8 @@ def one_thread():
 @pytest.fixture(scope="module")
 def untrained_checkpoint(tmp_path_factory) -> Path:
     """A model checkpoint in exactly the envelope ``d2s train`` writes (random weights)."""
-    from d2s.models import build
-    from d2s.training.checkpoint import save_checkpoint
+    from d2s.checkpoint import save_checkpoint
+    from d2s.registry import build
 
     torch.manual_seed(0)
     model = build("d2s-r18")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from d2s.figures.style import DPI
+from d2s.paper.figures.style import DPI
 
 
 def check_image(paths, width_in, height_in):

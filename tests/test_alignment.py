@@ -3,17 +3,17 @@
 import pytest
 import torch
 
-import d2s.alignment
-from d2s.alignment import (
+import d2s.method.alignment
+from d2s.method.alignment import (
     EntropyAlignment,
     EntropyBuffer,
     MomentumModel,
     momentum_dtype,
     resolve_momentum_precision,
 )
-from d2s.losses import energy_distance, entropy
-from d2s.models import build
-from d2s.training.config import TrainConfig
+from d2s.method.losses import energy_distance, entropy
+from d2s.registry import build
+from d2s.train.config import TrainConfig
 
 PAPER = TrainConfig()  # the paper's momentum, refresh period and EAL mode
 
@@ -199,7 +199,7 @@ def test_unknown_eal_mode_is_rejected(model):
 def test_auto_momentum_precision_is_released_fp16_on_cuda_and_native_bf16_on_cpu(
     monkeypatch, native_bf16
 ):
-    monkeypatch.setattr(d2s.alignment, "cpu_has_native_bf16", lambda: native_bf16)
+    monkeypatch.setattr(d2s.method.alignment, "cpu_has_native_bf16", lambda: native_bf16)
     assert resolve_momentum_precision("auto", torch.device("cuda")) == "fp16"
     assert resolve_momentum_precision("auto", torch.device("cpu")) == (
         "bf16" if native_bf16 else "fp32"
@@ -227,8 +227,8 @@ def test_momentum_precision_sets_the_mom_forward_only(model):
 def test_released_eal_weights_do_not_depend_on_momentum_precision():
     """Under eal_mode released the EAL term carries no gradient, so the MoM's precision changes
     the logged EAL value but not one weight of the online model."""
-    from d2s.objective import D2SObjective
-    from d2s.training.tasks import objective_config
+    from d2s.method.objective import D2SObjective
+    from d2s.train.tasks import objective_config
 
     logged, weights = {}, {}
     for precision in ("fp32", "bf16"):

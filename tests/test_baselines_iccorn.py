@@ -5,9 +5,9 @@ import torch
 from coral_pytorch.dataset import corn_label_from_logits
 from coral_pytorch.losses import corn_loss
 
-from baselines.iccorn import ICCORN, corn_levels, corn_score, iccorn
+from d2s.baselines.iccorn import ICCORN, corn_levels, corn_score, iccorn
 from d2s.cli import main
-from d2s.models import build, count_parameters
+from d2s.registry import build, count_parameters
 
 ICCORN_PARAMS = 20_362_445  # ICNet 20,328,074 − 513 + (512·68 + 68)
 K = 69

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from baselines.icnet import ICNET_RECIPE, SLAM, ICNet, ICNetRecipe, icnet, icnet_lr_lambda
+from d2s.baselines.icnet import ICNET_RECIPE, SLAM, ICNet, ICNetRecipe, icnet, icnet_lr_lambda
 from d2s.cli import main
-from d2s.models import build, count_parameters
+from d2s.registry import build, count_parameters
 
 ICNET_PARAMS = 20_328_074
 

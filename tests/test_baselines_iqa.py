@@ -4,9 +4,9 @@ import pytest
 import timm
 import torch
 
-from baselines.iqa import hyperiqa, timm_pretrained_disabled, topiq
+from d2s.baselines.iqa import hyperiqa, timm_pretrained_disabled, topiq
 from d2s.cli import main
-from d2s.models import build, count_parameters
+from d2s.registry import build, count_parameters
 
 HYPERIQA_PARAMS = 27_375_369
 TOPIQ_PARAMS = 45_196_934

@@ -4,7 +4,7 @@
 quality 90) and reports, in ``extra_info``: decode vs cache images/s per worker at 512 px
 (target: cache ≥ 5× decode), the main process's refresh time per step with 40 refreshed entries
 (target ≤ 5 ms), and the D2S / vision-only step ratio at 512 px, batch 32, data included (target
-≤ 1.6). These are the engine's own loader and step (d2s/bench_data.py); the model-only step
+≤ 1.6). These are the engine's own loader and step (d2s/ops/bench_data.py); the model-only step
 ratio stays in tests/test_bench_training.py.
 """
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from d2s.bench_data import (
+from d2s.ops.bench_data import (
     GPU_LIKE,
     bench_run,
     decode_and_cache_datasets,

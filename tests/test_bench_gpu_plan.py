@@ -9,8 +9,8 @@ import yaml
 
 from d2s.cli import main
 from d2s.data.demo import make_demo
-from d2s.experiments import run_overrides, table_cells
-from d2s.plan import plan, run_hours, step_costs
+from d2s.ops.plan import plan, run_hours, step_costs
+from d2s.paper.runs import run_overrides, table_cells
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +68,8 @@ def test_plan_sums_the_workflow_runs_per_table(gpu_json, capsys):
 
 
 def test_gpu_check_times_and_plan_costs_every_model_by_its_own_step(gpu_json, capsys):
-    from d2s.models.table import trainable_models
-    from d2s.plan import matrix_runs, wall_hours
+    from d2s.ops.plan import matrix_runs, wall_hours
+    from d2s.registry.models import trainable_models
 
     report = json.loads(gpu_json.read_text())
     assert set(trainable_models()) <= set(report["models"])

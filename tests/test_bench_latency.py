@@ -1,7 +1,7 @@
 """Per-image inference latency: Table 1's Params / Latency columns and Fig. 3 (docs/design.md §4, §5).
 
 ``pytest --benchmark-only tests/test_bench_latency.py`` times every model of
-:data:`d2s.bench.LATENCY_SPECS` at batch 1 in eval mode under ``torch.inference_mode()``, at its
+:data:`d2s.ops.bench.LATENCY_SPECS` at batch 1 in eval mode under ``torch.inference_mode()``, at its
 training resolution: D2S-R18/R50, ICNet, ICCORN at 512², HyperIQA at 224² with ``num_crop=1``
 (one pass per image; pyiqa's eval default averages 25 crops), TOPIQ at 384², and the bare timm
 backbones D2S uses (``features_only``, last stage) at 512² as the floor. ICNet and ICCORN are
@@ -31,7 +31,7 @@ import time
 import pytest
 import torch
 
-from d2s.bench import LATENCY_SPECS, build_latency_model, runtime_info
+from d2s.ops.bench import LATENCY_SPECS, build_latency_model, runtime_info
 
 DEVICE = torch.device(
     os.environ.get("D2S_BENCH_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import torch
 
-from d2s.batch_scoring import auto_workers
-from d2s.bench_data import write_jpegs
-from d2s.bench_score import marginal_ratio, timed, timed_in_process
-from d2s.models import build
-from d2s.training.checkpoint import save_checkpoint
+from d2s.checkpoint import save_checkpoint
+from d2s.inference.batch import auto_workers
+from d2s.ops.bench_data import write_jpegs
+from d2s.ops.bench_score import marginal_ratio, timed, timed_in_process
+from d2s.registry import build
 
 #: The demo checkpoint's size (workflow/config/demo.yaml: d2s-r18 scored at 48 px).
 DEMO = dict(model="d2s-r18", size=48, jpeg=(1024, 768), n=256, batch=32, repeats=3)

@@ -1,4 +1,4 @@
-"""``d2s.bench.latency_table`` on a hand-written pytest-benchmark JSON (no timing involved)."""
+"""``d2s.ops.bench.latency_table`` on a hand-written pytest-benchmark JSON (no timing involved)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 import pandas as pd
 import pytest
 
-from d2s.bench import TABLE1_MODELS, BenchmarkJSONError, latency_table, write_latency_table
+from d2s.ops.bench import TABLE1_MODELS, BenchmarkJSONError, latency_table, write_latency_table
 
 # model → (median seconds per call, min seconds, params, input side, backbone)
 LATENCY = {
@@ -214,16 +214,16 @@ def test_write_is_atomic_and_complete(json_path, tmp_path, monkeypatch):
     assert (out.read_text(), ratios_path.read_text()) == before
 
     # A crash while writing the CSV (the last write) leaves no partial CSV behind.
-    import d2s.io
+    import d2s.core.io
 
-    real = d2s.io.atomic_path
+    real = d2s.core.io.atomic_path
 
     def failing_atomic_path(path, *args, **kwargs):
         if str(path).endswith(".csv"):
             raise OSError("disk full")
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(d2s.io, "atomic_path", failing_atomic_path)
+    monkeypatch.setattr(d2s.core.io, "atomic_path", failing_atomic_path)
     with pytest.raises(OSError, match="disk full"):
         write_latency_table(json_path, tmp_path / "fresh" / "latency.csv")
     assert not (tmp_path / "fresh" / "latency.csv").exists()

@@ -11,10 +11,10 @@ import time
 
 import torch
 
-from d2s.models import build
-from d2s.objective import D2SObjective
-from d2s.training.config import TrainConfig
-from d2s.training.tasks import objective_config
+from d2s.method.objective import D2SObjective
+from d2s.registry import build
+from d2s.train.config import TrainConfig
+from d2s.train.tasks import objective_config
 
 PAPER = dict(batch=32, size=128, buffer=2048, refresh_steps=50)  # 40 refreshed entries per step
 TINY = dict(batch=4, size=32, buffer=16, refresh_steps=4)

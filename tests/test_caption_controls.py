@@ -19,12 +19,12 @@ from scipy import stats
 
 from d2s.data import Item
 from d2s.data.demo import make_demo
-from d2s.experiments import REAL_CAPTIONS, RunSpec, run_overrides, table_cells
-from d2s.tables import CONTROL_NOTE, build_table
-from d2s.training import load_config
-from d2s.training.config import ConfigError
-from d2s.training.controls import apply_caption_control, derangement
-from d2s.training.data import Split
+from d2s.paper.runs import REAL_CAPTIONS, RunSpec, run_overrides, table_cells
+from d2s.paper.tables import CONTROL_NOTE, build_table
+from d2s.train.checks import ConfigError
+from d2s.train.config_file import load_config
+from d2s.train.controls import apply_caption_control, derangement
+from d2s.train.data import Split
 
 
 @pytest.mark.parametrize("n", [2, 3, 5, 24, 312])
@@ -203,7 +203,7 @@ def test_controls_are_compared_with_the_real_caption_run_and_read_in_words(tmp_p
 def test_plan_costs_the_runs_the_controls_add():
     import yaml
 
-    from d2s.plan import CONTROLS_ROW, plan, run_hours
+    from d2s.ops.plan import CONTROLS_ROW, plan, run_hours
 
     config = yaml.safe_load(open("workflow/config/config.yaml"))
     costs = {"d2s": 100.0, "vision-only": 80.0, "batch": 32, "size": 512}

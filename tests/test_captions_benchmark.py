@@ -21,8 +21,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def captioner(tmp_path_factory):
-    from d2s.captions.blip import BlipCaptioner
-    from d2s.captions.tiny import save_tiny_blip
+    from d2s.text.blip import BlipCaptioner
+    from d2s.text.tiny import save_tiny_blip
 
     return BlipCaptioner(save_tiny_blip(tmp_path_factory.mktemp("tiny-blip")))
 

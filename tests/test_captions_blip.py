@@ -6,21 +6,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from d2s.captions.prompts import BLIP_PROMPTS
+from d2s.text.prompts import BLIP_PROMPTS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def blip_dir(tmp_path_factory):
-    from d2s.captions.tiny import save_tiny_blip
+    from d2s.text.tiny import save_tiny_blip
 
     return save_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))
 
 
 @pytest.fixture(scope="module")
 def captioner(blip_dir):
-    from d2s.captions.blip import BlipCaptioner
+    from d2s.text.blip import BlipCaptioner
 
     return BlipCaptioner(blip_dir)
 
@@ -76,7 +76,7 @@ def test_tiny_tokenizer_is_refused(tmp_path, blip_dir):
 
     from transformers import BertTokenizer, BlipProcessor
 
-    from d2s.captions.blip import BlipCaptioner
+    from d2s.text.blip import BlipCaptioner
 
     broken = tmp_path / "broken"
     shutil.copytree(blip_dir, broken)
@@ -88,7 +88,7 @@ def test_tiny_tokenizer_is_refused(tmp_path, blip_dir):
 
 
 def test_precision_rules():
-    from d2s.captions.precision import resolve_precision
+    from d2s.text.precision import resolve_precision
 
     assert resolve_precision("cpu", "auto") == "fp32"
     with pytest.raises(ValueError):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from d2s.captions.cache import (
+from d2s.text.cache import (
     CaptionCache,
     CaptionCacheError,
     read_captions,
@@ -113,14 +113,14 @@ def items(demo_root):
 
 @pytest.fixture(scope="module")
 def blip_dir(tmp_path_factory):
-    from d2s.captions.tiny import save_tiny_blip
+    from d2s.text.tiny import save_tiny_blip
 
     return save_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))
 
 
 @pytest.fixture(scope="module")
 def captioner(blip_dir):
-    from d2s.captions.blip import BlipCaptioner
+    from d2s.text.blip import BlipCaptioner
 
     return BlipCaptioner(blip_dir, max_new_tokens=8)
 
@@ -156,7 +156,7 @@ def rows_of(path: Path) -> list[str]:
 
 
 def test_killed_run_restarts_with_every_image_once(tmp_path, captioner, items):
-    from d2s.captions.run import caption_items
+    from d2s.text.run import caption_items
 
     out = tmp_path / "blip.tsv"
     with pytest.raises(Killed):
@@ -178,8 +178,8 @@ def test_killed_run_restarts_with_every_image_once(tmp_path, captioner, items):
 
 
 def test_resume_with_other_settings_refused(tmp_path, blip_dir, captioner, items):
-    from d2s.captions.blip import BlipCaptioner
-    from d2s.captions.run import caption_items
+    from d2s.text.blip import BlipCaptioner
+    from d2s.text.run import caption_items
 
     out = tmp_path / "blip.tsv"
     with pytest.raises(Killed):
@@ -242,7 +242,7 @@ def test_sigkilled_cli_run_restarts_with_every_image_once(tmp_path, blip_dir, de
 
 
 def test_cli_refuses_other_settings_with_a_message(tmp_path, blip_dir, demo_root, captioner, items):
-    from d2s.captions.run import caption_items
+    from d2s.text.run import caption_items
 
     out = tmp_path / "blip.tsv"
     with pytest.raises(Killed):

@@ -7,7 +7,7 @@ import argparse
 import pytest
 import torch
 
-from d2s.captions.cache import CaptionCache
+from d2s.text.cache import CaptionCache
 
 
 def write_cache(path, rows, complete=True):
@@ -25,8 +25,8 @@ ROWS = [
 
 
 def test_features_equal_direct_encoder_call(tmp_path, text_encoder):
-    from d2s.captions.features import build_text_features, load_text_features
-    from d2s.losses import entropy
+    from d2s.method.losses import entropy
+    from d2s.text.features import build_text_features, load_text_features
 
     captions = tmp_path / "c.tsv"
     write_cache(captions, ROWS)
@@ -43,17 +43,17 @@ def test_features_equal_direct_encoder_call(tmp_path, text_encoder):
 
 
 def test_rebuilt_when_a_caption_changes(tmp_path, text_encoder, monkeypatch):
-    import d2s.text
-    from d2s.captions.features import build_text_features
+    import d2s.text.clip
+    from d2s.text.features import build_text_features
 
     calls = []
-    real = d2s.text.embed_captions
+    real = d2s.text.clip.embed_captions
 
     def counting(captions, *args, **kwargs):
         calls.append(list(captions))
         return real(captions, *args, **kwargs)
 
-    monkeypatch.setattr(d2s.text, "embed_captions", counting)
+    monkeypatch.setattr(d2s.text.clip, "embed_captions", counting)
     captions = tmp_path / "c.tsv"
     out = tmp_path / "c.pt"
     write_cache(captions, ROWS)
@@ -75,8 +75,8 @@ def test_rebuilt_when_a_caption_changes(tmp_path, text_encoder, monkeypatch):
 
 
 def test_incomplete_cache_refused(tmp_path, text_encoder):
-    from d2s.captions.cache import CaptionCacheError
-    from d2s.captions.features import build_text_features
+    from d2s.text.cache import CaptionCacheError
+    from d2s.text.features import build_text_features
 
     captions = tmp_path / "c.tsv"
     write_cache(captions, ROWS[:2], complete=False)
@@ -87,12 +87,12 @@ def test_incomplete_cache_refused(tmp_path, text_encoder):
 def test_cli(tmp_path, text_encoder, monkeypatch, capsys):
     import json
 
-    import d2s.text
-    from d2s.captions.features import load_text_features
+    import d2s.text.clip
     from d2s.cli import text_features
+    from d2s.text.features import load_text_features
 
     # The CLI builds the encoder itself; reuse the session's (same id: random-init-seed0).
-    monkeypatch.setattr(d2s.text, "load_text_encoder", lambda **kwargs: text_encoder)
+    monkeypatch.setattr(d2s.text.clip, "load_text_encoder", lambda **kwargs: text_encoder)
     captions = tmp_path / "c.tsv"
     write_cache(captions, ROWS)
     parser = argparse.ArgumentParser()
@@ -111,7 +111,7 @@ def test_cli(tmp_path, text_encoder, monkeypatch, capsys):
 def test_sidecar_counts_captions_cut_at_77_tokens(tmp_path, text_encoder):
     import json
 
-    from d2s.captions.features import build_text_features
+    from d2s.text.features import build_text_features
 
     long = "this image shows " + " ".join(f"object{i}" for i in range(120))
     captions = tmp_path / "c.tsv"

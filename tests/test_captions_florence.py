@@ -7,14 +7,14 @@ import pytest
 import torch
 from PIL import Image
 
-from d2s.captions.prompts import FLORENCE_TASKS
+from d2s.text.prompts import FLORENCE_TASKS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def florence_dir(tmp_path_factory):
-    from d2s.captions.tiny import save_tiny_florence
+    from d2s.text.tiny import save_tiny_florence
 
     return save_tiny_florence(tmp_path_factory.mktemp("tiny-florence"))
 
@@ -37,7 +37,7 @@ def test_task_tokens_are_design_values():
 
 @pytest.mark.parametrize("name", ["florence-cap1", "florence-cap3"])
 def test_prompt_is_the_task(florence_dir, name):
-    from d2s.captions.florence import FlorenceCaptioner
+    from d2s.text.florence import FlorenceCaptioner
 
     captioner = FlorenceCaptioner(name, florence_dir, max_new_tokens=8, num_beams=1)
     batch = captioner.preprocessor()(images(2))
@@ -50,7 +50,7 @@ def test_prompt_is_the_task(florence_dir, name):
 
 @pytest.mark.parametrize("num_beams", [1, 3])
 def test_batched_equals_one_at_a_time(florence_dir, num_beams):
-    from d2s.captions.florence import FlorenceCaptioner
+    from d2s.text.florence import FlorenceCaptioner
 
     captioner = FlorenceCaptioner(
         "florence-cap2", florence_dir, max_new_tokens=24, num_beams=num_beams
@@ -64,7 +64,7 @@ def test_batched_equals_one_at_a_time(florence_dir, num_beams):
 
 
 def test_postprocess_drops_padding_and_specials(florence_dir):
-    from d2s.captions.florence import FlorenceCaptioner
+    from d2s.text.florence import FlorenceCaptioner
 
     captioner = FlorenceCaptioner("florence-cap1", florence_dir, max_new_tokens=4, num_beams=1)
     tok = captioner.processor.tokenizer

@@ -1,4 +1,4 @@
-"""The captioners on hub-shaped checkpoints (d2s/rehearsal/transformers_hub.py): the real BLIP and
+"""The captioners on hub-shaped checkpoints (d2s/ops/rehearsal/transformers_hub.py): the real BLIP and
 Florence-2 tokenizers, configs and processors, loaded through ``from_pretrained`` by hub id from an
 ``HF_HOME`` written here (reduced widths; random weights)."""
 
@@ -15,13 +15,13 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from d2s.captions.prompts import BLIP_MODEL_ID  # noqa: E402
-from d2s.rehearsal.transformers_hub import (  # noqa: E402
+from d2s.ops.rehearsal.transformers_hub import (  # noqa: E402
     TINY_BLIP,
     TINY_FLORENCE,
     write_blip,
     write_florence,
 )
+from d2s.text.prompts import BLIP_MODEL_ID  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -50,7 +50,7 @@ def _image(seed=0, size=(300, 220)):
 
 
 def test_blip_real_tokenizer_has_no_dec_and_bos_comes_from_the_config(hf_home):
-    from d2s.captions.blip import BlipCaptioner
+    from d2s.text.blip import BlipCaptioner
 
     captioner = BlipCaptioner(_snapshot(hf_home, BLIP_MODEL_ID), max_new_tokens=6)
     tokenizer = captioner.processor.tokenizer
@@ -68,7 +68,7 @@ def test_tiny_blip_is_laid_out_like_the_hub(tmp_path):
     """The tests' tiny BLIP must not hide the real BOS path behind a tokenizer [DEC]."""
     from transformers import BlipConfig, BlipProcessor
 
-    from d2s.captions.tiny import save_tiny_blip
+    from d2s.text.tiny import save_tiny_blip
 
     folder = save_tiny_blip(tmp_path)
     tokenizer = BlipProcessor.from_pretrained(folder).tokenizer
@@ -79,7 +79,7 @@ def test_tiny_blip_is_laid_out_like_the_hub(tmp_path):
 
 @pytest.mark.parametrize("kind", ["blip", "florence"])
 def test_half_precision_checkpoint_is_loaded_in_fp32_and_recorded(tmp_path, kind):
-    from d2s.captions.run import load_captioner
+    from d2s.text.run import load_captioner
 
     writer, reduce, name = {
         "blip": (write_blip, TINY_BLIP, "blip"),
@@ -93,8 +93,8 @@ def test_half_precision_checkpoint_is_loaded_in_fp32_and_recorded(tmp_path, kind
 
 
 def test_florence_decoding_is_a_named_option_recorded_in_the_settings(hf_home):
-    from d2s.captions.florence import FlorenceCaptioner
-    from d2s.captions.prompts import FLORENCE_DECODINGS, FLORENCE_MODEL_ID
+    from d2s.text.florence import FlorenceCaptioner
+    from d2s.text.prompts import FLORENCE_DECODINGS, FLORENCE_MODEL_ID
 
     snapshot = _snapshot(hf_home, FLORENCE_MODEL_ID)
     released = FlorenceCaptioner("florence-cap1", snapshot)
@@ -174,7 +174,7 @@ def test_caption_cli_loads_blip_by_hub_id_and_refuses_a_renamed_weight(hf_home, 
 def test_florence_tokenizer_has_the_real_sizes_special_ids_and_pieces(hf_home):
     from transformers import AutoProcessor
 
-    from d2s.captions.prompts import FLORENCE_MODEL_ID
+    from d2s.text.prompts import FLORENCE_MODEL_ID
 
     processor = AutoProcessor.from_pretrained(_snapshot(hf_home, FLORENCE_MODEL_ID))
     tokenizer = processor.tokenizer

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from data_fixtures import IC9600_TRAIN, write_ic9600
 
-from d2s.captions.cache import read_captions, read_metadata, sidecar_path
-from d2s.captions.released import CAPTIONER, check_against_split, parse_released
+from d2s.text.cache import read_captions, read_metadata, sidecar_path
+from d2s.text.released import CAPTIONER, check_against_split, parse_released
 
 PNG = ("abstract_0099.png", 17 / 68)
 TRAIN = [*IC9600_TRAIN, PNG]
@@ -176,15 +176,15 @@ def test_parse_and_check_are_pure_functions():
 
 
 def test_imported_cache_feeds_text_features_and_training(tmp_path, root, text_encoder, monkeypatch):
-    import d2s.text
-    from d2s.captions.features import load_text_features
+    import d2s.text.clip
     from d2s.cli import main
+    from d2s.text.features import load_text_features
 
     source = write_released(tmp_path / "train_blip_caption.txt")
     captions = tmp_path / "blip-released.tsv"
     assert run_d2s("caption", "import", source, "--root", root, "--out", captions).returncode == 0
     # The CLI builds the encoder itself; reuse the session's tiny random one (same id).
-    monkeypatch.setattr(d2s.text, "load_text_encoder", lambda **kwargs: text_encoder)
+    monkeypatch.setattr(d2s.text.clip, "load_text_encoder", lambda **kwargs: text_encoder)
     features = tmp_path / "blip-released.pt"
     argv = ["text-features", "--captions", captions, "--out", features, "--clip-weights", "random"]
     assert main([str(a) for a in argv]) == 0

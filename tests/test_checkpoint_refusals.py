@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 from scoring_helpers import pattern, save, score_cli
 
-from d2s.scoring import load
-from d2s.training.checkpoint import CheckpointError, save_checkpoint
+from d2s.checkpoint import CheckpointError, save_checkpoint
+from d2s.inference.scoring import load
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -40,7 +40,7 @@ def test_truncated_image_named_by_decode_check_and_torch_dataset(data_ic9600):
         summarize("ic9600", data_ic9600)
     assert summarize("ic9600", data_ic9600, decode=False)["train"] == 6
     pytest.importorskip("torch")
-    from d2s.data import ImageDataset
+    from d2s.data.torch_dataset import ImageDataset
 
     with pytest.raises(DatasetError, match=r"parking meter.*cannot decode"):
         ImageDataset(items)[1]

@@ -129,7 +129,7 @@ def test_unknown_dataset_and_split(data_roots):
 
 def test_image_dataset_returns_tensor_label_index(data_roots):
     torch = pytest.importorskip("torch")
-    from d2s.data import ImageDataset
+    from d2s.data.torch_dataset import ImageDataset
 
     items = load_items("ic9600", data_roots["ic9600"], "test")
     dataset = ImageDataset(items)

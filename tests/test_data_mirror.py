@@ -1,5 +1,5 @@
 """`d2s data fetch` from a local mirror shaped like pyiqa's Hugging Face mirror and GitHub
-(d2s/rehearsal/archives.py): labels where pyiqa gets them, checked before the archive; a labelled
+(d2s/ops/rehearsal/archives.py): labels where pyiqa gets them, checked before the archive; a labelled
 subset; one-line refusals naming the file."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from d2s.data import load_items
 from d2s.data.fetch import HF_META_REPO, META_FILES, fetch_dataset, hf_url, mirror_path
 from d2s.data.records import DatasetError
-from d2s.rehearsal.archives import write_pyiqa_archives, write_savoias_archive
+from d2s.ops.rehearsal.archives import write_pyiqa_archives, write_savoias_archive
 
 IQA = ("kadid10k", "koniq10k", "tid2013")
 

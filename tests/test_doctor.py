@@ -1,4 +1,4 @@
-"""``d2s doctor`` (d2s/doctor.py): each pre-flight check reproduces its blocker with a fake
+"""``d2s doctor`` (d2s/ops/doctor.py): each pre-flight check reproduces its blocker with a fake
 machine (small /dev/shm, low disk, no CUDA, a wheel newer than the driver, no hub, no IC9600)
 and names the fix; the workflow runs it before its first job."""
 
@@ -15,9 +15,9 @@ import pytest
 import torch
 import yaml
 
-from d2s import doctor
+import d2s.ops.doctor as doctor
 from d2s.cli import main
-from d2s.plan import matrix_runs
+from d2s.ops.plan import matrix_runs
 
 REPO = Path(__file__).resolve().parents[1]
 GIB = 2**30

@@ -1,4 +1,4 @@
-"""The run matrix (d2s.experiments) and the table builder (d2s.tables) on synthetic results."""
+"""The run matrix (d2s.paper.runs) and the table builder (d2s.paper.tables) on synthetic results."""
 
 import json
 from pathlib import Path
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from d2s.experiments import RunSpec, run_overrides, table_cells, variant_overrides
-from d2s.tables import TableError, build_table, build_table8
+from d2s.paper.runs import RunSpec, run_overrides, table_cells, variant_overrides
+from d2s.paper.tables import TableError, build_table, build_table8
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_CONFIG = yaml.safe_load((ROOT / "workflow" / "config" / "config.yaml").read_text())
@@ -30,7 +30,7 @@ def test_variant_tokens_map_to_train_keys():
 
 
 def test_table1_selection_groups_and_the_eal_mode_comparison_run():
-    from d2s.experiments import eal_mode_comparison
+    from d2s.paper.runs import eal_mode_comparison
 
     config = {
         "experiments": {

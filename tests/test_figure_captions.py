@@ -5,8 +5,8 @@ import pytest
 from figure_checks import check_image
 from PIL import Image
 
-from d2s.figures import FIGURES, INPUTS, ORDER
-from d2s.figures.render import Inputs, render
+from d2s.paper.figures import FIGURES, INPUTS, ORDER
+from d2s.paper.figures.render import Inputs, render
 
 # captions ---------------------------------------------------------------------------------------
 
@@ -53,7 +53,7 @@ def test_caption_examples_pick_one_image_per_decile(tmp_path):
 
 
 def test_caption_lines_colour_the_prompts():
-    from d2s.figures.captions import PROMPT_COLOR, caption_lines
+    from d2s.paper.figures.captions import PROMPT_COLOR, caption_lines
 
     lines = caption_lines("this image shows a cat. the background looks plain", width=80)
     assert lines[0] == [("this image shows", PROMPT_COLOR), (" a cat", "black")]
@@ -61,7 +61,7 @@ def test_caption_lines_colour_the_prompts():
 
 
 def test_gallery_lists_every_figure_with_caption_and_runs(tmp_path):
-    from d2s.figures.gallery import render_gallery
+    from d2s.paper.figures.gallery import render_gallery
 
     records = [
         {
@@ -82,7 +82,7 @@ def test_gallery_lists_every_figure_with_caption_and_runs(tmp_path):
 
 
 def test_every_figure_has_a_title_a_place_in_the_gallery_and_inputs():
-    """The workflow's figure rules are chosen by d2s.figures.INPUTS: a figure missing there would
+    """The workflow's figure rules are chosen by d2s.paper.figures.INPUTS: a figure missing there would
     have no rule; one with an unknown kind would match none."""
     assert set(INPUTS) == set(FIGURES) == set(ORDER)
     assert set(INPUTS.values()) == {"table", "runs", "probe", "alignment", "captions"}

@@ -9,8 +9,8 @@ import pytest
 from figure_checks import check_image
 from scipy.stats import pearsonr, spearmanr
 
-from d2s.figures.render import Inputs, render
-from d2s.figures.sources import FigureError, RunRef, parse_runs
+from d2s.paper.figures.render import Inputs, render
+from d2s.paper.figures.sources import FigureError, RunRef, parse_runs
 
 CATEGORIES = ["abstract", "advertisement", "architecture", "objects", "paintings", "person"]
 HEADER = "table,row,group,metric,mean,std,n,paper,paper_std,diff,status,eal_mode,select,run_label"
@@ -56,7 +56,7 @@ def test_fig2_plots_reproduced_means_and_cited_paper_values(table1, tmp_path):
 def test_fig2_labels_never_overlap():
     """The paper's literature points (SAE / CLIC and the top cluster sit within 0.01) plus demo
     points at the coordinates of cited ones: every pair of label boxes is disjoint once drawn."""
-    from d2s.figures.accuracy import method_points, plot_accuracy
+    from d2s.paper.figures.accuracy import method_points, plot_accuracy
 
     paper = pd.read_csv("results/paper/table1.csv", keep_default_na=False)
     paper = paper[paper["metric"].isin(["srcc", "plcc"])]
@@ -257,7 +257,7 @@ def test_run_arguments_are_checked(tmp_path):
 
 @pytest.fixture
 def features(tmp_path):
-    from d2s.figures.alignment import save_features
+    from d2s.paper.figures.alignment import save_features
 
     rng = np.random.default_rng(3)
     n = 12
@@ -296,7 +296,7 @@ def test_entropy_figures_plot_the_feature_entropies(fig, features, tmp_path):
 def test_entropy_figure_draws_one_panel_per_eal_mode(features, tmp_path):
     """Fig. 14 for both eal_modes: the compared run is its own panel, and the record says how
     far each run moved the visual entropies (computed here by hand)."""
-    from d2s.figures.alignment import save_features
+    from d2s.paper.figures.alignment import save_features
 
     path, arrays = features
     still = dict(arrays, entropy_visual_after=arrays["entropy_visual_before"] + 0.001)
@@ -320,7 +320,7 @@ def test_entropy_figure_draws_one_panel_per_eal_mode(features, tmp_path):
 def test_kde_curves_are_scipy_kdes_scaled_to_peak_one():
     from scipy.stats import gaussian_kde
 
-    from d2s.figures.alignment import kde_curves
+    from d2s.paper.figures.alignment import kde_curves
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(

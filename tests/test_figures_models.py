@@ -11,15 +11,16 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
+from d2s.checkpoint import load_model, read_checkpoint
 from d2s.data import load_items
 from d2s.data.demo import make_demo
-from d2s.figures.render import Inputs, render
-from d2s.figures.sources import RunRef, load_images
-from d2s.figures.style import DPI
-from d2s.losses import entropy
-from d2s.training import load_config, train
-from d2s.training.checkpoint import load_model, read_checkpoint
-from d2s.training.tasks import make_task
+from d2s.method.losses import entropy
+from d2s.paper.figures.render import Inputs, render
+from d2s.paper.figures.sources import RunRef, load_images
+from d2s.paper.figures.style import DPI
+from d2s.train.config_file import load_config
+from d2s.train.engine import train
+from d2s.train.tasks import make_task
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,7 @@ def png_size(path):
 
 
 def test_alignment_features_are_the_engine_init_and_the_last_epoch(run):
-    from d2s.figures.alignment import compute_features
+    from d2s.paper.figures.alignment import compute_features
 
     arrays, meta = compute_features(run["folder"])
     config = run["config"]

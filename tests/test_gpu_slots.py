@@ -1,4 +1,4 @@
-"""One job per GPU (d2s/devices.py, workflow/rules/gpu.smk), with fake GPUs (``D2S_FAKE_GPUS``):
+"""One job per GPU (d2s/core/devices.py, workflow/rules/gpu.smk), with fake GPUs (``D2S_FAKE_GPUS``):
 the workflow's own helpers schedule jobs that record the device they were given."""
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def test_gpu_slot_waits_for_a_free_device(tmp_path):
 
 
 def test_runs_per_gpu_packs_k_slots_spread_over_gpus(tmp_path):
-    from d2s.devices import try_slot
+    from d2s.core.devices import try_slot
 
     held = [try_slot(tmp_path, ["0", "1"], 2) for _ in range(4)]
     assert [(gpu, slot) for gpu, slot, _ in held] == [("0", 0), ("1", 0), ("0", 1), ("1", 1)]

@@ -13,7 +13,7 @@ from icnet_official import randomised
 from scoring_helpers import pattern
 
 import d2s
-from d2s.pyiqa import metric_names
+from d2s.inference.pyiqa import metric_names
 
 REPO = Path(__file__).resolve().parents[1]
 

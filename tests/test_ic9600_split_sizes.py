@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import d2s.data.ic9600
-from d2s.plan import SPLIT_SIZES
+from d2s.ops.plan import SPLIT_SIZES
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from coral_pytorch.losses import corn_loss
 
-from baselines.iccorn import ICCORN, corn_levels, corn_score
+from d2s.baselines.iccorn import ICCORN, corn_levels, corn_score
 
 
 def test_label_prior_bias_decodes_to_the_smoothed_label_mean():

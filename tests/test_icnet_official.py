@@ -13,8 +13,8 @@ from scoring_helpers import pattern, save, score_cli
 from torchvision import transforms
 
 import d2s
+from d2s.checkpoint import CheckpointError
 from d2s.cli import main
-from d2s.training.checkpoint import CheckpointError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

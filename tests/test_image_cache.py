@@ -10,8 +10,8 @@ from PIL import Image
 from d2s.data.cache import build_cache, cache_file, ensure_cache, manifest_path, stale_reason
 from d2s.data.records import DatasetError, Item
 from d2s.data.torch_dataset import CachedImageDataset, ImageDataset
-from d2s.training.data import cached_image_transform, image_transform
-from d2s.training.loading import DeviceImages, FlipDraws
+from d2s.train.data import cached_image_transform, image_transform
+from d2s.train.loading import DeviceImages, FlipDraws
 
 SIZE = 40
 
@@ -146,8 +146,8 @@ def test_a_corrupt_image_stops_the_build_naming_it(images):
 def test_false_spellings_of_image_cache_are_off_not_a_folder():
     """A YAML ``off`` (bool False) passed on as the word ``False`` must not become a folder."""
     from d2s.data.cache import cache_setting
-    from d2s.training.config import TrainConfig
-    from d2s.training.data import image_cache_dir
+    from d2s.train.config import TrainConfig
+    from d2s.train.data import image_cache_dir
 
     for value in (False, "False", "false", "off", "OFF", "no", "none"):
         assert cache_setting(value) == "off"

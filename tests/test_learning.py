@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from d2s.training import load_config, train
-from d2s.training.tasks import trainable_models
+from d2s.train.config_file import load_config
+from d2s.train.engine import train
+from d2s.train.tasks import trainable_models
 
 LEVELS = ["black", "very dark", "dark", "dim", "medium", "light", "bright", "very bright", "white"]
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from d2s.losses import LossWeights, energy_distance, entropy, info_nce, total_loss
-from d2s.training.config import TrainConfig
-from d2s.training.tasks import objective_config
+from d2s.method.losses import LossWeights, energy_distance, entropy, info_nce, total_loss
+from d2s.train.config import TrainConfig
+from d2s.train.tasks import objective_config
 
 
 def brute_entropy(row):

@@ -1,4 +1,4 @@
-"""Runs that fit the card (d2s/training/memory.py): gradient checkpointing is the same maths, the
+"""Runs that fit the card (d2s/train/memory.py): gradient checkpointing is the same maths, the
 step is sized before the first step (fake device memory), and the device cache comes after it."""
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import torch
 
 from d2s.cli import main
 from d2s.data.demo import make_demo
-from d2s.training import load_config, memory
-from d2s.training.memory import StepDoesNotFit, fit_step, set_grad_checkpointing
-from d2s.training.step import Placement
-from d2s.training.tasks import make_task
+from d2s.train import memory
+from d2s.train.config_file import load_config
+from d2s.train.memory import StepDoesNotFit, fit_step, set_grad_checkpointing
+from d2s.train.step import Placement
+from d2s.train.tasks import make_task
 
 GIB = 2**30
 
@@ -106,7 +107,7 @@ def test_a_baseline_without_a_timm_backbone_stops_rather_than_checkpoint(monkeyp
 
 
 def test_the_device_cache_is_admitted_after_the_step_is_counted(monkeypatch):
-    from d2s.training.loading import resident_on_device
+    from d2s.train.loading import resident_on_device
 
     cuda = torch.device("cuda")
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (24 * GIB, 80 * GIB))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import pearsonr, spearmanr
 
-from d2s.metrics import MetricError, evaluate
+from d2s.method.metrics import MetricError, evaluate
 
 
 def test_metrics_match_scipy_and_brute_force():

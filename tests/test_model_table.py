@@ -1,4 +1,4 @@
-"""The model table (d2s/models/table.py): one entry is all a new model needs.
+"""The model table (d2s/registry/models.py): one entry is all a new model needs.
 
 A toy model is registered inside the test, trained with the normal entry point and scored with
 ``d2s.load``; nothing else in the package is edited or patched.
@@ -14,9 +14,10 @@ from torch import nn
 
 import d2s
 from d2s.data.demo import make_demo
-from d2s.models import build, model_names
-from d2s.models.table import ModelSpec, model_spec, register, trainable_models, unregister
-from d2s.training import load_config, train
+from d2s.registry import build, model_names
+from d2s.registry.models import ModelSpec, model_spec, register, trainable_models, unregister
+from d2s.train.config_file import load_config
+from d2s.train.engine import train
 
 
 class ToyRegressor(nn.Module):

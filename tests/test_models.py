@@ -3,7 +3,9 @@ import pytest
 import timm
 import torch
 
-from d2s.models import D2S, AttentionPool2d, build, count_parameters
+from d2s.method.model import D2S
+from d2s.method.pool import AttentionPool2d
+from d2s.registry import build, count_parameters
 
 
 @pytest.mark.parametrize(("name", "expected"), [("d2s-r18", 13_015_105), ("d2s-r50", 38_720_577)])

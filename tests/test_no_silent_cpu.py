@@ -8,8 +8,8 @@ import torch
 
 from d2s.cli import main
 from d2s.data.demo import make_demo
-from d2s.training.config import ConfigError
-from d2s.training.step import refuse_silent_cpu
+from d2s.train.checks import ConfigError
+from d2s.train.step import refuse_silent_cpu
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from d2s.losses import LossWeights, info_nce
-from d2s.models import build
-from d2s.objective import D2SObjective
-from d2s.training.config import TrainConfig
-from d2s.training.tasks import objective_config
+from d2s.method.losses import LossWeights, info_nce
+from d2s.method.objective import D2SObjective
+from d2s.registry import build
+from d2s.train.config import TrainConfig
+from d2s.train.tasks import objective_config
 
 
 def paper_objective(weights=None, **changes):

@@ -1,4 +1,4 @@
-"""No command writes over what it did not make (d2s/outputs.py), through the real CLI.
+"""No command writes over what it did not make (d2s/core/outputs.py), through the real CLI.
 
 Each refusal is exit status 2 and one line naming the path, with the folder's content hashed
 before and after (unchanged).
@@ -216,14 +216,14 @@ def test_score_into_a_folder_it_cannot_write_is_refused_before_scoring(
     folder's permission is simulated: the tests may run as root, who may write anywhere.)"""
     import os
 
-    import d2s.scoring
+    import d2s.inference.scoring
 
     photo = write_image(tmp_path / "photo.jpg", size=40)
     locked = tmp_path / "read-only"
     locked.mkdir()
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda p, mode: real_access(p, mode) and p != locked)
-    monkeypatch.setattr(d2s.scoring.Scorer, "score_paths", lambda *a, **k: iter(()))
+    monkeypatch.setattr(d2s.inference.scoring.Scorer, "score_paths", lambda *a, **k: iter(()))
     code, err = run_cli(["score", photo, "-c", untrained_checkpoint, "--out", locked / "s.csv"],
                         capsys)  # fmt: skip
     refused(code, err, locked, "permission denied")

@@ -44,16 +44,15 @@ def test_console_command_is_installed():
 
 
 def test_packages_import():
-    import baselines
     import d2s
 
-    assert d2s.__version__ and baselines.__doc__
+    assert d2s.__version__ and d2s.baselines.__doc__
 
 
 def test_atomic_write_leaves_no_partial_file_and_normal_permissions(tmp_path):
     import os
 
-    from d2s.io import atomic_path, atomic_write_text
+    from d2s.core.io import atomic_path, atomic_write_text
 
     target = tmp_path / "out.csv"
     atomic_write_text("a,b\n", target)

@@ -1,4 +1,4 @@
-"""``d2s.pyiqa.register()``: every image-only model of Table 1 is a pyiqa metric (NR, higher
+"""``d2s.inference.pyiqa.register()``: every image-only model of Table 1 is a pyiqa metric (NR, higher
 better, [0, 1]) listed by ``pyiqa.list_models()`` whose scores equal ``d2s score`` on the same
 files, for paths and for tensors."""
 
@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 from scoring_helpers import pattern, save, score_cli
 
-import d2s.pyiqa
-from d2s.models import build
-from d2s.scoring import SCORE_CONVENTION
-from d2s.training.checkpoint import save_checkpoint
+import d2s.inference.pyiqa
+from d2s.checkpoint import save_checkpoint
+from d2s.inference.scoring import SCORE_CONVENTION
+from d2s.registry import build
 
 pyiqa = pytest.importorskip("pyiqa")
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -47,15 +47,15 @@ def images(tmp_path_factory):
 
 
 def test_register_lists_the_metrics():
-    names = d2s.pyiqa.register()
+    names = d2s.inference.pyiqa.register()
     assert {"d2s-r18", "d2s-r50", "icnet"} <= set(names)
     assert set(names) <= set(pyiqa.list_models(metric_mode="NR"))
-    assert d2s.pyiqa.register() == names  # idempotent
+    assert d2s.inference.pyiqa.register() == names  # idempotent
 
 
-@pytest.mark.parametrize("name", d2s.pyiqa.metric_names())
+@pytest.mark.parametrize("name", d2s.inference.pyiqa.metric_names())
 def test_metric_scores_equal_d2s_score(name, images, tmp_path, capsys):
-    d2s.pyiqa.register()
+    d2s.inference.pyiqa.register()
     checkpoint = random_checkpoint(name, tmp_path)
     metric = pyiqa.create_metric(name, pretrained_model_path=checkpoint, device="cpu")
     assert (metric.metric_mode, metric.lower_better, metric.score_range) == ("NR", False, "0, 1")
@@ -75,7 +75,7 @@ def test_metric_scores_equal_d2s_score(name, images, tmp_path, capsys):
 
 
 def test_a_checkpoint_of_another_model_or_none_is_refused(tmp_path):
-    d2s.pyiqa.register()
+    d2s.inference.pyiqa.register()
     checkpoint = random_checkpoint("d2s-r18", tmp_path)
     with pytest.raises(ValueError, match="holds model 'd2s-r18', not 'd2s-r50'"):
         pyiqa.create_metric("d2s-r50", pretrained_model_path=checkpoint, device="cpu")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from d2s.data.demo import make_demo
-from d2s.rehearsal import RehearsalError
-from d2s.rehearsal.coverage import check_run, job_stats, summary_rules
-from d2s.rehearsal.hub import clip_hub, timm_hub_id, write_timm
+from d2s.ops.rehearsal import RehearsalError
+from d2s.ops.rehearsal.coverage import check_run, job_stats, summary_rules
+from d2s.ops.rehearsal.hub import clip_hub, timm_hub_id, write_timm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,7 +141,7 @@ def test_table7_variants_expect_their_captioner(tmp_path):
 
 
 def test_check_names_the_paper_rules_that_never_ran(tmp_path, monkeypatch):
-    from d2s.rehearsal import coverage
+    from d2s.ops.rehearsal import coverage
 
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text("results: results/rehearsal\n")

@@ -287,9 +287,9 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path, capsys):
 
 
 def test_training_and_scoring_share_the_image_size_rule(tmp_path, capsys):
-    from d2s.models import build
-    from d2s.training.checkpoint import save_checkpoint
-    from d2s.training.config import MIN_IMAGE_SIZE
+    from d2s.checkpoint import save_checkpoint
+    from d2s.registry import build
+    from d2s.train.checks import MIN_IMAGE_SIZE
 
     model = build("d2s-r18-gap")
     checkpoint = tmp_path / "best.pt"
@@ -345,7 +345,7 @@ def test_text_features_wrong_format_or_unsafe_are_refused(tmp_path, capsys):
 
 
 def test_corrupt_text_feature_cache_entry_is_recomputed(tmp_path, text_encoder, capsys):
-    from d2s.text import _cache_path, cached_text_features, captions_key
+    from d2s.text.clip import _cache_path, cached_text_features, captions_key
 
     captions = ["a red square", "a busy street market"]
     fresh = cached_text_features(captions, text_encoder, tmp_path / "a", progress=False)

@@ -36,7 +36,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
 
 
 def _best_weights(run: Path) -> dict:
-    from d2s.training.checkpoint import read_checkpoint
+    from d2s.checkpoint import read_checkpoint
 
     return read_checkpoint(run / "best.pt", kind="model")["state_dict"]
 

@@ -73,20 +73,20 @@ def test_changed_train_labels_are_never_resumed_across(run, capsys):
 
 def test_a_resolved_momentum_precision_change_is_named(run, capsys, monkeypatch):
     """``auto`` is recorded as the precision it resolved to; another machine's is a change."""
-    import d2s.alignment
+    import d2s.method.alignment
 
     root, out = run
     marker = json.loads((out / ".d2s-run.json").read_text())
     marker["momentum_precision"] = "bf16"  # as an EAL run resolved on a bf16 machine
     (out / ".d2s-run.json").write_text(json.dumps(marker))
-    monkeypatch.setattr(d2s.alignment, "resolve_momentum_precision", lambda *a: "fp32")
+    monkeypatch.setattr(d2s.method.alignment, "resolve_momentum_precision", lambda *a: "fp32")
     code, err = run_cli(_argv(root, out), capsys)
     refused(code, err, "momentum precision")
 
 
 def test_identity_records_the_resolved_momentum_precision_not_auto(tmp_path):
-    from d2s.training import load_config
-    from d2s.training.run_folder import run_inputs
+    from d2s.train.config_file import load_config
+    from d2s.train.run_folder import run_inputs
 
     captions = tmp_path / "c.tsv"
     captions.write_text("image\tcaption\n")
@@ -204,12 +204,12 @@ def test_caption_file_problems_are_named(tmp_path, capsys, content, named):
 def test_score_image_size_has_an_upper_bound(untrained_checkpoint, tmp_path, capsys, monkeypatch):
     from data_fixtures import write_image
 
-    import d2s.scoring
+    import d2s.inference.scoring
 
     def refuse_to_score(*args, **kwargs):  # without the bound, 100000² pixels end in the OOM killer
         raise AssertionError("scoring started at --image-size 100000")
 
-    monkeypatch.setattr(d2s.scoring.Scorer, "score_paths", refuse_to_score)
+    monkeypatch.setattr(d2s.inference.scoring.Scorer, "score_paths", refuse_to_score)
     photo = write_image(tmp_path / "photo.jpg", size=40)
     code, err = run_cli(["score", photo, "-c", untrained_checkpoint, "--image-size", "100000"],
                         capsys)  # fmt: skip

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from d2s.cli import main
-from d2s.hub import entry_point
-from d2s.pyiqa import metric_config, metric_names
-from d2s.score_outputs import SCORE_CONVENTION
+from d2s.inference.hub import entry_point
+from d2s.inference.outputs import SCORE_CONVENTION
+from d2s.inference.pyiqa import metric_config, metric_names
 
 ROOT = Path(__file__).resolve().parents[1]
 

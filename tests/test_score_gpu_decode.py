@@ -12,7 +12,7 @@ from PIL import Image
 from scoring_helpers import pattern, save, score_cli
 
 import d2s
-from d2s.bench_data import write_jpegs
+from d2s.ops.bench_data import write_jpegs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -101,7 +101,7 @@ def test_resume_never_appends_to_a_foreign_csv_or_another_models(
 
 
 def test_auto_workers_split_the_cores(monkeypatch):
-    from d2s import batch_scoring
+    import d2s.inference.batch as batch_scoring
 
     monkeypatch.setattr(batch_scoring, "usable_cores", lambda: 16)
     assert batch_scoring.auto_workers(10_000, 32, "cuda") == 16  # the model is elsewhere

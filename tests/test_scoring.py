@@ -16,12 +16,14 @@ import torch
 from scipy.stats import spearmanr
 from scoring_helpers import csv_body
 
+from d2s.checkpoint import RELEASED_KEY_MAP, CheckpointError
 from d2s.cli import main
 from d2s.data import load_items
 from d2s.data.demo import make_demo
-from d2s.scoring import RELEASED_KEY_MAP, Scorer, load
-from d2s.training import load_config, parse_overrides, train
-from d2s.training.checkpoint import CheckpointError
+from d2s.inference.scoring import Scorer, load
+from d2s.train.config import parse_overrides
+from d2s.train.config_file import load_config
+from d2s.train.engine import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -135,7 +137,7 @@ def test_single_inputs_return_floats_and_agree(scorer, demo):
     both = scorer.score(batch)
     assert both.shape == (2,) and float(both[0]) == pytest.approx(by_path, abs=1e-6)
     # already normalised tensors go straight to the model
-    from d2s.training.data import image_transform
+    from d2s.train.data import image_transform
 
     normalised = image_transform(32, train=False)(Image.open(path).convert("RGB"))
     assert scorer.score(normalised, normalized=True) == pytest.approx(by_path, abs=1e-6)
@@ -275,9 +277,8 @@ def test_released_checkpoint_with_missing_or_wrong_weights_is_a_clear_error(chec
 
 
 def test_released_resnet50_layout_is_recognised():
-    from d2s.models import build
-    from d2s.scoring import released_to_suite_keys
-    from d2s.training.checkpoint import _resnet_of
+    from d2s.checkpoint import _resnet_of, released_to_suite_keys
+    from d2s.registry import build
 
     for name, backbone in (("d2s-r18", "resnet18"), ("d2s-r50", "resnet50")):
         keys = build(name).state_dict()
@@ -384,7 +385,7 @@ def test_train_checks_every_image_before_training(
     demo_with_broken_test_image, tmp_path, monkeypatch
 ):
     from d2s.data import DatasetError
-    from d2s.training.engine import Run
+    from d2s.train.engine import Run
 
     def started(*args, **kwargs):
         raise AssertionError("training started before every image was checked")

@@ -16,10 +16,10 @@ from PIL import Image
 from scoring_helpers import pattern, png_header_only, save, score_cli
 
 import d2s.cli
-import d2s.scoring
+import d2s.inference.scoring
+from d2s.checkpoint import CheckpointError
 from d2s.cli import main
-from d2s.scoring import ImageError, collect_images, load, read_image, to_rgb
-from d2s.training.checkpoint import CheckpointError
+from d2s.inference.scoring import ImageError, collect_images, load, read_image, to_rgb
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -241,7 +241,7 @@ def test_an_interrupted_run_leaves_no_csv(checkpoint, tmp_path, capsys, monkeypa
         save(tmp_path / "in" / f"{i}.png", Image.fromarray(pattern(seed=i)))
     out = tmp_path / "scores.csv"
     out.write_text("path,score\nold.png,0.5\n")  # an earlier result stays as it was
-    real = d2s.scoring.Scorer.score_paths
+    real = d2s.inference.scoring.Scorer.score_paths
 
     def interrupted(self, *args, **kwargs):
         for n, row in enumerate(real(self, *args, **kwargs)):
@@ -249,7 +249,7 @@ def test_an_interrupted_run_leaves_no_csv(checkpoint, tmp_path, capsys, monkeypa
                 raise KeyboardInterrupt
             yield row
 
-    monkeypatch.setattr(d2s.scoring.Scorer, "score_paths", interrupted)
+    monkeypatch.setattr(d2s.inference.scoring.Scorer, "score_paths", interrupted)
     with pytest.raises(KeyboardInterrupt):
         main(["score", str(tmp_path / "in"), "-c", str(checkpoint), "-o", str(out), "--force"])
     assert out.read_text() == "path,score\nold.png,0.5\n"
@@ -298,8 +298,8 @@ def test_import_of_the_image_helpers_stays_light():
     import sys
 
     code = (
-        "import sys, d2s.scoring; "
-        "print(any(m.startswith(('d2s.training', 'd2s.models', 'timm')) for m in sys.modules))"
+        "import sys, d2s.inference.scoring; "
+        "print(any(m.startswith(('d2s.train', 'd2s.registry', 'timm')) for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

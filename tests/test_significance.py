@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from d2s.experiments import RunSpec, table_cells
-from d2s.significance import RESAMPLES, SEED, paired_bootstrap
-from d2s.tables import build_table
+from d2s.paper.runs import RunSpec, table_cells
+from d2s.paper.significance import RESAMPLES, SEED, paired_bootstrap
+from d2s.paper.tables import build_table
 
 SEEDS = [1, 2, 3]
 N_IMAGES = 120

@@ -1,4 +1,4 @@
-"""The SLURM pre-flight check (d2s.slurm, `d2s slurm preflight`) on captured sinfo and
+"""The SLURM pre-flight check (d2s.ops.slurm, `d2s slurm preflight`) on captured sinfo and
 `snakemake -n` output, and the SLURM profile's refusal of an unset account."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from d2s.cli import main
-from d2s.slurm import (
+from d2s.ops.slurm import (
     accounting_disabled,
     check,
     jobs_from_dry_run,

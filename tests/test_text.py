@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from d2s.losses import entropy
-from d2s.models import build
-from d2s.text import cached_text_features, captions_key, embed_captions, load_text_encoder
+from d2s.method.losses import entropy
+from d2s.registry import build
+from d2s.text.clip import cached_text_features, captions_key, embed_captions, load_text_encoder
 
 CAPTIONS = [
     "this image shows a cat. the main objects are a cat. the background looks plain",
@@ -116,7 +116,7 @@ def test_unknown_weights_fail_loudly_offline(bad):
 
 
 def test_text_features_builds_the_encoder_only_on_a_cache_miss(text_encoder, tmp_path, monkeypatch):
-    import d2s.text as text
+    import d2s.text.clip as text
 
     first = text.text_features(CAPTIONS[:2], tmp_path, pretrained=None, progress=False)
     direct, _ = embed_captions(CAPTIONS[:2], text_encoder, progress=False)

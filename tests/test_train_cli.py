@@ -14,12 +14,12 @@ import torch
 
 from d2s.data import load_items
 from d2s.data.demo import make_demo
-from d2s.training import load_config, train
-from d2s.training.data import Split
-from d2s.training.engine import Run, format_terms
-from d2s.training.evaluation import predict
-from d2s.training.step import Placement
-from d2s.training.tasks import trainable_models
+from d2s.train.config_file import load_config
+from d2s.train.data import Split
+from d2s.train.engine import Run, format_terms, train
+from d2s.train.evaluation import predict
+from d2s.train.step import Placement
+from d2s.train.tasks import trainable_models
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +204,7 @@ def test_cuda_precision_and_determinism_flags(demo):
 
 
 def test_old_eal_mode_name_is_refused_naming_the_new_one(demo):
-    from d2s.training import ConfigError
+    from d2s.train.checks import ConfigError
 
     with pytest.raises(ConfigError, match="renamed to 'online'"):
         load_config(overrides=dict(root=str(demo), eal_mode="paper"))

@@ -8,16 +8,17 @@ import pytest
 import torch
 from scipy.stats import pearsonr, spearmanr
 
+from d2s.checkpoint import CheckpointError, load_model, read_checkpoint
 from d2s.cli import main
+from d2s.core.outputs import OutputRefused
 from d2s.data import load_items
 from d2s.data.demo import make_demo
-from d2s.outputs import OutputRefused
-from d2s.training import ConfigError, load_config, train
-from d2s.training.checkpoint import CheckpointError, load_model, read_checkpoint
-from d2s.training.data import image_transform
-from d2s.training.engine import Run, make_optimizer
-from d2s.training.step import Placement, train_step
-from d2s.training.tasks import make_task
+from d2s.train.checks import ConfigError
+from d2s.train.config_file import load_config
+from d2s.train.data import image_transform
+from d2s.train.engine import Run, make_optimizer, train
+from d2s.train.step import Placement, train_step
+from d2s.train.tasks import make_task
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +150,7 @@ def test_outputs_are_labelled_and_predictions_match_metrics(base, tmp_path):
 
 
 def test_select_val_reads_the_test_set_only_at_the_end(base, tmp_path, monkeypatch):
-    import d2s.training.engine as engine
+    import d2s.train.engine as engine
 
     events = []
     real_load = engine.load_split_items
@@ -243,12 +244,12 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a d2s-suite checkpoint"):
         read_checkpoint(tmp_path / "other.pt")
-    from d2s.training.checkpoint import FORMAT, save_checkpoint
+    from d2s.checkpoint import FORMAT, save_checkpoint
 
     torch.save({"format": FORMAT, "version": 99, "kind": "model"}, tmp_path / "future.pt")
     with pytest.raises(CheckpointError, match="version 99"):
         read_checkpoint(tmp_path / "future.pt")
-    from d2s.models import build
+    from d2s.registry import build
 
     r50 = build("d2s-r50-gap")
     save_checkpoint(

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from d2s.data.demo import make_demo
-from d2s.training import ConfigError, load_config
-from d2s.training.engine import Run
-from d2s.training.loading import RefreshPlanner
+from d2s.train.checks import ConfigError
+from d2s.train.config_file import load_config
+from d2s.train.engine import Run
+from d2s.train.loading import RefreshPlanner
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def test_device_cache_always_needs_the_cache(base):
 
 
 def test_device_cache_auto_takes_cuda_only_when_the_cache_fits(monkeypatch):
-    from d2s.training.loading import resident_on_device
+    from d2s.train.loading import resident_on_device
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     gib = 2**30
@@ -107,7 +108,7 @@ def test_training_batches_keep_the_shuffle_order_of_the_per_item_loop(base, tmp_
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
-    from d2s.training.engine import epoch_seed
+    from d2s.train.engine import epoch_seed
 
     trained = Run(load_config(overrides={**base, "image_cache": "off"}), tmp_path, progress=False)
     train_items, _ = trained_items(trained)
@@ -122,7 +123,7 @@ def test_training_batches_keep_the_shuffle_order_of_the_per_item_loop(base, tmp_
 
 
 def trained_items(trained):
-    from d2s.training.data import train_and_selection_items
+    from d2s.train.data import train_and_selection_items
 
     trained.caches, trained.device_images = {}, None
     return train_and_selection_items(trained.config)

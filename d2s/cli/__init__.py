@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from d2s.io import DiskFull
-    from d2s.outputs import OutputRefused
+    from d2s.core.io import DiskFull
+    from d2s.core.outputs import OutputRefused
 
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)

@@ -1,6 +1,6 @@
 """``d2s bench-run --json BENCH_JSON``: run the benchmark suite; ``d2s bench-table BENCH_JSON --out
 CSV``: Table 1's Params / Latency columns and Fig. 3's data from its JSON; ``d2s bench gpu`` (the
-GPU check, d2s/gpu_check.py) and ``d2s bench plan`` (d2s/plan.py)."""
+GPU check, d2s/ops/gpu_check.py) and ``d2s bench plan`` (d2s/ops/plan.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     suite = subparsers.add_parser(
         "bench-run",
         help="run the latency and throughput benchmarks (pytest-benchmark) into a JSON",
-        description="Run the suite's pytest-benchmark files (d2s.bench.BENCHMARK_TESTS, in the "
+        description="Run the suite's pytest-benchmark files (d2s.ops.bench.BENCHMARK_TESTS, in the "
         "checkout's tests/ folder) with --benchmark-only and write their JSON, the input of "
         "`d2s bench-table`. Offline (HF_HUB_OFFLINE); CUDA when torch sees a GPU.",
     )
@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def json_with(*keys: str, source: Path | None = None):
-    """``ours`` for the output policy (d2s/outputs.py): a JSON object (``source``, or the output
+    """``ours`` for the output policy (d2s/core/outputs.py): a JSON object (``source``, or the output
     itself) holding every one of ``keys``, which only this suite's writers put there."""
 
     def ours(path: Path) -> bool:
@@ -85,9 +85,9 @@ def run_suite(args: argparse.Namespace) -> int:
     import subprocess
     import sys
 
-    from d2s.bench import BENCHMARK_TESTS
     from d2s.cli import CLIError
-    from d2s.outputs import check_output
+    from d2s.core.outputs import check_output
+    from d2s.ops.bench import BENCHMARK_TESTS
 
     files = [args.tests / name for name in BENCHMARK_TESTS]
     missing = [str(f) for f in files if not f.is_file()]
@@ -121,8 +121,8 @@ def run_suite(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from d2s.bench import TABLE1_MODELS, BenchmarkJSONError, write_latency_table
     from d2s.cli import CLIError
+    from d2s.ops.bench import TABLE1_MODELS, BenchmarkJSONError, write_latency_table
 
     _check_table_outputs(args)
     if args.require is None:
@@ -155,7 +155,7 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
     gpu = actions.add_parser(
         "gpu",
         help="latency, training steps (fp32/bf16), data path and BLIP on one device: JSON + Markdown",
-        description="The one command a maintainer runs on a GPU (d2s/gpu_check.py; about 5 "
+        description="The one command a maintainer runs on a GPU (d2s/ops/gpu_check.py; about 5 "
         "minutes at paper sizes). With --device cpu it runs tiny (seconds).",
     )
     gpu.add_argument("--device", default="cuda", help="cuda (default), cuda:N or cpu")
@@ -176,9 +176,9 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
     plan = actions.add_parser(
         "plan",
         help="projected hours of the paper matrix per table, from a benchmark JSON",
-        description="Read the workflow's run list (workflow config, d2s/experiments.py) and the "
+        description="Read the workflow's run list (workflow config, d2s/paper/runs.py) and the "
         "JSON of 'd2s bench gpu' or of 'pytest --benchmark-only tests/test_bench_data.py'; print "
-        "the projected hours of every table's runs (d2s/plan.py says how they are costed).",
+        "the projected hours of every table's runs (d2s/ops/plan.py says how they are costed).",
     )
     plan.add_argument("bench_json", type=Path, nargs="+", metavar="BENCH_JSON")
     plan.add_argument(
@@ -198,14 +198,14 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
 
 def run_gpu(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
-    from d2s.gpu_check import run_check
-    from d2s.training.validation import ConfigError, check_device
+    from d2s.ops.gpu_check import run_check
+    from d2s.train.checks import ConfigError, check_device
 
     try:
         check_device(args.device)
     except ConfigError as err:
         raise CLIError(str(err).replace("config key 'device'", "--device")) from None
-    from d2s.outputs import check_output
+    from d2s.core.outputs import check_output
 
     ours = json_with("runtime", "profile", source=args.out)  # the .md is ours with its JSON
     for out in (args.out, args.out.with_suffix(".md")):
@@ -220,7 +220,7 @@ def run_plan(args: argparse.Namespace) -> int:
     import yaml
 
     from d2s.cli import CLIError
-    from d2s.plan import PlanError, plan, run_list_hours, step_costs, wall_hours
+    from d2s.ops.plan import PlanError, plan, run_list_hours, step_costs, wall_hours
 
     if not args.configfile.is_file():
         raise CLIError(f"{args.configfile}: workflow config not found (--configfile)")
@@ -249,16 +249,16 @@ def run_plan(args: argparse.Namespace) -> int:
         walls = ", ".join(f"{n} GPU(s) {wall_hours(hours, n):.1f} h" for n in counts)
         print(f"  wall-clock, one run per GPU: {walls}")
         if costs.get("models"):
-            print("  (each model costed by its own step at its own batch; see d2s/plan.py)")
+            print("  (each model costed by its own step at its own batch; see d2s/ops/plan.py)")
         else:
-            print("  (non-EAL runs are costed at the vision-only step; see d2s/plan.py)")
+            print("  (non-EAL runs are costed at the vision-only step; see d2s/ops/plan.py)")
     return 0
 
 
 def _check_table_outputs(args: argparse.Namespace) -> None:
-    """The output policy (d2s/outputs.py) for the CSV and its ratios JSON (the pair is ours when
+    """The output policy (d2s/core/outputs.py) for the CSV and its ratios JSON (the pair is ours when
     the JSON holds the ratios' ``targets``)."""
-    from d2s.outputs import check_output
+    from d2s.core.outputs import check_output
 
     ratios = args.ratios or args.out.with_name(f"{args.out.stem}_ratios.json")
 

@@ -35,13 +35,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
+    from d2s.core.io import atomic_write_text
     from d2s.data import DatasetError
-    from d2s.io import atomic_write_text
-    from d2s.training import ConfigError, load_config, parse_overrides
-    from d2s.training.data import open_split_cache
+    from d2s.train.checks import ConfigError
+    from d2s.train.config import parse_overrides
+    from d2s.train.config_file import load_config
+    from d2s.train.data import open_split_cache
 
     if args.record:
-        from d2s.outputs import check_output
+        from d2s.core.outputs import check_output
 
         def ours(path: Path) -> bool:  # a record of this command lists its caches
             try:

@@ -26,8 +26,8 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from d2s.captions.precision import PRECISIONS
-    from d2s.captions.prompts import CAPTIONERS, FLORENCE_DECODING, FLORENCE_DECODINGS
+    from d2s.text.precision import PRECISIONS
+    from d2s.text.prompts import CAPTIONERS, FLORENCE_DECODING, FLORENCE_DECODINGS
 
     p = subparsers.add_parser(
         "caption",
@@ -100,10 +100,10 @@ def _register_import(actions: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from d2s.captions.cache import CaptionCacheError
-    from d2s.captions.released import import_released
     from d2s.cli import CLIError
     from d2s.data import DatasetError, load_items
+    from d2s.text.cache import CaptionCacheError
+    from d2s.text.released import import_released
 
     _check_out(args.out, [args.file, args.root, args.split_dir])
     try:
@@ -123,9 +123,9 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from d2s.captions.cache import CaptionCacheError
     from d2s.cli import CLIError
     from d2s.data import DatasetError, load_items
+    from d2s.text.cache import CaptionCacheError
 
     missing = [
         f"--{key}" for key in ("captioner", "dataset", "root", "out") if not getattr(args, key)
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     info = {"dataset": args.dataset, "root": str(args.root), "split": args.split}
     try:
         if args.captioner == "demo":
-            from d2s.captions.run import import_demo_captions
+            from d2s.text.run import import_demo_captions
 
             source = args.model or Path(args.root) / "captions.tsv"
             record = import_demo_captions(source, items, args.out)
@@ -160,13 +160,13 @@ def run(args: argparse.Namespace) -> int:
 def _caption(args: argparse.Namespace, items, info) -> dict:
     import torch
 
-    from d2s.captions.run import caption_items, load_captioner
     from d2s.cli import CLIError
+    from d2s.text.run import caption_items, load_captioner
 
     device = args.device
     if device == "auto":
         if not torch.cuda.is_available():
-            from d2s.training.step import cpu_fallback_reason
+            from d2s.core.devices import cpu_fallback_reason
 
             raise CLIError(
                 f"--device auto but {cpu_fallback_reason()}; captioning a dataset on the CPU "
@@ -197,10 +197,10 @@ def _caption(args: argparse.Namespace, items, info) -> dict:
 
 
 def _check_out(out: str, inputs: list) -> None:
-    """The output policy (d2s/outputs.py): never an input or into a dataset; an existing caption
+    """The output policy (d2s/core/outputs.py): never an input or into a dataset; an existing caption
     cache (it has its sidecar) is resumed or checked by the command itself."""
-    from d2s.captions.cache import sidecar_path
-    from d2s.outputs import check_output
+    from d2s.core.outputs import check_output
+    from d2s.text.cache import sidecar_path
 
     check_output(
         out,

@@ -53,8 +53,8 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 @_dataset_errors
 def run_make_demo(args: argparse.Namespace) -> int:
+    from d2s.core.outputs import check_output
     from d2s.data.demo import is_demo, make_demo
-    from d2s.outputs import check_output
 
     if args.size < 8:
         raise CLIError("--size must be at least 8 (one image per IC9600 category)")
@@ -109,8 +109,8 @@ def run_place(args: argparse.Namespace) -> int:
 
 @_dataset_errors
 def run_splits(args: argparse.Namespace) -> int:
+    from d2s.core.outputs import check_output, has_marker
     from d2s.data.splits import MARKER, N_BINS, make_splits
-    from d2s.outputs import check_output, has_marker
 
     if not 0 < args.val_fraction < 1:
         raise CLIError(f"--val-fraction must lie strictly between 0 and 1, got {args.val_fraction}")

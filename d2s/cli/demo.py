@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from d2s.alignment import EAL_MODES
+from d2s.method.alignment import EAL_MODES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,22 +42,22 @@ def run(args: argparse.Namespace) -> int:
     from torchvision import transforms
     from tqdm.auto import tqdm
 
+    from d2s.core.io import atomic_write_text
+    from d2s.core.outputs import check_output
     from d2s.data import load_items
     from d2s.data.demo import is_demo, make_demo
     from d2s.data.torch_dataset import ImageDataset
-    from d2s.io import atomic_write_text
-    from d2s.metrics import evaluate
-    from d2s.models import build
-    from d2s.objective import D2SObjective
-    from d2s.outputs import check_output
-    from d2s.text import cached_text_features, load_text_encoder
-    from d2s.training.config import TrainConfig
-    from d2s.training.tasks import objective_config
+    from d2s.method.metrics import evaluate
+    from d2s.method.objective import D2SObjective
+    from d2s.registry import build
+    from d2s.text.clip import cached_text_features, load_text_encoder
+    from d2s.train.config import TrainConfig
+    from d2s.train.tasks import objective_config
 
     started = time.time()
     torch.manual_seed(args.seed)
     data = args.out / "data"
-    # the output policy (d2s/outputs.py): its own demo data and summary, or new ones
+    # the output policy (d2s/core/outputs.py): its own demo data and summary, or new ones
     check_output(args.out / "summary.json", command="demo", ours=_is_summary, force=args.force)
     if not (data / "demo.json").exists():  # to be written (an existing demo set is only read)
         check_output(data, command="demo", ours=is_demo, folder=True, force=args.force)

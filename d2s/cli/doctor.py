@@ -1,4 +1,4 @@
-"""``d2s doctor [--configfile FILE]``: the pre-flight (d2s/doctor.py); exit 2 on any blocker."""
+"""``d2s doctor [--configfile FILE]``: the pre-flight (d2s/ops/doctor.py); exit 2 on any blocker."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def load_workflow_config(files: list[Path]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from d2s.doctor import run_checks
+    from d2s.ops.doctor import run_checks
 
     files = args.configfile or [Path("workflow/config/config.yaml")]
     findings = run_checks(load_workflow_config(files))

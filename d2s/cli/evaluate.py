@@ -28,13 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from d2s.captions.cache import CaptionCacheError
+    from d2s.checkpoint import CheckpointError
     from d2s.cli import CLIError
+    from d2s.core.outputs import check_output
     from d2s.data import DatasetError
-    from d2s.outputs import check_output
-    from d2s.training.checkpoint import CheckpointError
-    from d2s.training.cross import evaluate_checkpoint
-    from d2s.training.run_folder import is_evaluation
+    from d2s.text.cache import CaptionCacheError
+    from d2s.train.cross import evaluate_checkpoint
+    from d2s.train.run_folder import is_evaluation
 
     out = args.out or args.checkpoint.parent / f"eval-{args.dataset}"
     check_output(

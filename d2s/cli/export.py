@@ -1,7 +1,7 @@
 """``d2s export CHECKPOINT --format torchscript|onnx --out FILE``: a model for inference elsewhere.
 
 The exported model takes ``(B, 3, N, N)`` float RGB in [0, 1] (resized to N², N = the training
-resolution) and returns ``(B,)`` scores; ImageNet normalisation is inside (see ``d2s/export.py``).
+resolution) and returns ``(B,)`` scores; ImageNet normalisation is inside (see ``d2s/inference/export.py``).
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from d2s.checkpoint import CheckpointError
     from d2s.cli import CLIError
-    from d2s.export import ExportError, export
-    from d2s.outputs import check_output
-    from d2s.training.checkpoint import CheckpointError
+    from d2s.core.outputs import check_output
+    from d2s.inference.export import ExportError, export
 
     check_output(
         args.out, command="export", inputs=[args.checkpoint], force=args.force, ours=is_export
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
 def is_export(path: Path) -> bool:
     """Whether ``path`` is a model this command exported (TorchScript ``d2s.json`` extra file or
-    ONNX metadata, see ``d2s/export.py``)."""
+    ONNX metadata, see ``d2s/inference/export.py``)."""
     import zipfile
 
     try:

@@ -23,7 +23,7 @@ import json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from d2s.figures import ORDER
+    from d2s.paper.figures import ORDER
 
     p = subparsers.add_parser(
         "figure",
@@ -67,11 +67,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """The output policy (d2s/outputs.py) for every file this figure writes."""
+    """The output policy (d2s/core/outputs.py) for every file this figure writes."""
     import zipfile
     from pathlib import Path
 
-    from d2s.outputs import check_output, first_line_is
+    from d2s.core.outputs import check_output, first_line_is
 
     runs = [spec.split("=", 1)[-1] for spec in args.run]
     inputs = [args.table, args.features, *args.compare_features, args.captions, args.root]
@@ -101,7 +101,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
-    from d2s.figures.sources import FigureError, parse_runs
+    from d2s.paper.figures.sources import FigureError, parse_runs
 
     _check_outputs(args)
     try:
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             return _gallery(args)
         runs = parse_runs(args.run)
         if args.name == "features":
-            from d2s.figures.alignment import compute_features, save_features
+            from d2s.paper.figures.alignment import compute_features, save_features
 
             if not runs:
                 raise FigureError("features needs --run LABEL=RUN_FOLDER (a D2S run)")
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             save_features(arrays, meta, args.out)
             print(f"{runs[0].folder}: {meta['n_images']} test images → {args.out}")
             return 0
-        from d2s.figures.render import Inputs, render
+        from d2s.paper.figures.render import Inputs, render
 
         inputs = Inputs(
             out=args.out,
@@ -148,8 +148,8 @@ def run(args: argparse.Namespace) -> int:
 def _gallery(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from d2s.figures.gallery import read_records, render_gallery
-    from d2s.io import atomic_write_text
+    from d2s.core.io import atomic_write_text
+    from d2s.paper.figures.gallery import read_records, render_gallery
 
     text = render_gallery(read_records(args.records), args.config_name, args.run_label)
     atomic_write_text(text, args.out)

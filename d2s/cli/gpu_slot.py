@@ -1,5 +1,5 @@
 """``d2s gpu-slot [--runs-per-gpu K] -- COMMAND …``: run COMMAND on a GPU of its own
-(d2s/devices.py); the workflow prefixes every GPU job with it on a workstation."""
+(d2s/core/devices.py); the workflow prefixes every GPU job with it on a workstation."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
-    from d2s.devices import exec_on_slot
+    from d2s.core.devices import exec_on_slot
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:

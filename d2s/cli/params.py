@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
-    from d2s.models import build, count_parameters, model_names
+    from d2s.registry import build, count_parameters, model_names
 
     if args.model not in model_names():
         raise CLIError(f"unknown model {args.model!r}; known: {', '.join(model_names())}")

@@ -54,9 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_hub(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
-    from d2s.rehearsal.archives import write_pyiqa_archives, write_savoias_archive
-    from d2s.rehearsal.hub import environment, hf_home, mirror_home, write_hub
-    from d2s.rehearsal.transformers_hub import write_blip, write_florence
+    from d2s.ops.rehearsal.archives import write_pyiqa_archives, write_savoias_archive
+    from d2s.ops.rehearsal.hub import environment, hf_home, mirror_home, write_hub
+    from d2s.ops.rehearsal.transformers_hub import write_blip, write_florence
 
     written = write_hub(args.dir)
     written["blip"] = str(write_blip(hf_home(args.dir)))
@@ -70,7 +70,7 @@ def run_hub(args: argparse.Namespace) -> int:
         return 0
     env = {**os.environ, **environment(args.dir)}
     done = subprocess.run(
-        [sys.executable, "-m", "d2s.rehearsal.verify"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "d2s.ops.rehearsal.verify"], env=env, capture_output=True, text=True
     )
     if done.returncode:
         lines = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()
@@ -81,7 +81,7 @@ def run_hub(args: argparse.Namespace) -> int:
 
 def run_data(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
-    from d2s.rehearsal.data import write_data
+    from d2s.ops.rehearsal.data import write_data
 
     try:
         written = write_data(args.dir, args.train, args.test, args.user)
@@ -93,8 +93,8 @@ def run_data(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
-    from d2s.rehearsal import RehearsalError
-    from d2s.rehearsal.coverage import check, check_runs
+    from d2s.ops.rehearsal import RehearsalError
+    from d2s.ops.rehearsal.coverage import check, check_runs
 
     try:
         if args.runs_only:

@@ -2,7 +2,7 @@
 
 Exit status: 0 when every input was scored; 1 when some were skipped (each named on stderr, the
 others still scored and written); 2 on a usage error (bad checkpoint, nothing to score).
-The CSV (:mod:`d2s.score_outputs`: a header line recording the checkpoint's hash, then
+The CSV (:mod:`d2s.inference.outputs`: a header line recording the checkpoint's hash, then
 ``path,score``) is written only once every image is done: to ``--out`` atomically, or to stdout
 in one piece, so an interrupted run never leaves a CSV that looks complete. With ``--resume``
 the rows also go to ``<out>.partial`` as they come, and a rerun scores only the rest.
@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from d2s.score_outputs import MAP_FORMATS, SCORE_CONVENTION
+from d2s.inference.outputs import MAP_FORMATS, SCORE_CONVENTION
 
 
 def _workers(text: str) -> int | str:
@@ -98,12 +98,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from d2s import score_outputs as outputs
-    from d2s.batch_scoring import auto_workers, model_threads
+    import d2s.inference.outputs as outputs
+    from d2s.checkpoint import CheckpointError
     from d2s.cli import CLIError
     from d2s.data.images import DEFAULT_MAX_PIXELS, collect_images
-    from d2s.scoring import load
-    from d2s.training.checkpoint import CheckpointError
+    from d2s.inference.batch import auto_workers, model_threads
+    from d2s.inference.scoring import load
 
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     if args.maps is not None and args.maps.exists() and not args.maps.is_dir():
         raise CLIError(f"--maps {args.maps} is a file; give a folder")
     if args.out is not None:
-        from d2s.outputs import check_output, first_line_is
+        from d2s.core.outputs import check_output, first_line_is
 
         check_output(
             args.out,

@@ -3,7 +3,7 @@
 Runs ``snakemake -n --workflow-profile workflow/profiles/slurm SNAKEMAKE ARGS`` (the DAG with the
 profile's account and partitions and the config's per-rule requests), asks ``sinfo`` for the
 partitions' largest nodes and time limits, and exits 2 naming each rule and request no node can
-satisfy (d2s.slurm). Run it before the README's submission command, with the same arguments.
+satisfy (d2s.ops.slurm). Run it before the README's submission command, with the same arguments.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--sinfo",
         type=Path,
         default=None,
-        help="read sinfo output from FILE (format d2s.slurm.SINFO_FORMAT) instead of running sinfo",
+        help="read sinfo output from FILE (format d2s.ops.slurm.SINFO_FORMAT) instead of running sinfo",
     )
     pre.add_argument(
         "--dry-run",
@@ -78,7 +78,7 @@ def _dry_run(args: argparse.Namespace) -> str:
 
 def _sinfo(args: argparse.Namespace) -> str:
     from d2s.cli import CLIError
-    from d2s.slurm import SINFO_FORMAT
+    from d2s.ops.slurm import SINFO_FORMAT
 
     if args.sinfo is not None:
         return args.sinfo.read_text()
@@ -92,7 +92,7 @@ def _sinfo(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from d2s.cli import CLIError
-    from d2s.slurm import (
+    from d2s.ops.slurm import (
         PreflightError,
         accounting_disabled,
         check,

@@ -4,7 +4,7 @@
                       [--cache-dir DIR] [--device D] [--batch-size B]
 
 Writes ``OUT.pt`` (names, captions, features (N, 512), entropies (N,), key, encoder id), built
-through :func:`d2s.text.cached_text_features`, whose entries are keyed by the captions and the
+through :func:`d2s.text.clip.cached_text_features`, whose entries are keyed by the captions and the
 encoder: a changed caption or encoder computes anew, an unchanged one is read back.
 """
 
@@ -39,11 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from d2s.captions.cache import CaptionCacheError
-    from d2s.captions.features import build_text_features
     from d2s.cli import CLIError
-    from d2s.outputs import check_output
-    from d2s.text import TextEncoderError, load_text_encoder
+    from d2s.core.outputs import check_output
+    from d2s.text.cache import CaptionCacheError
+    from d2s.text.clip import TextEncoderError, load_text_encoder
+    from d2s.text.features import build_text_features
 
     for out in (args.out, f"{args.out}.json"):
         check_output(

@@ -11,7 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train one model on one split",
         description="Train one model; resumes from OUT/last.pt, skips a complete run. "
-        "Keys: see d2s/training/config.py (TrainConfig).",
+        "Keys: see d2s/train/config.py (TrainConfig).",
     )
     p.add_argument("--config", type=Path, help="YAML file of config keys")
     p.add_argument("--out", type=Path, required=True, help="run folder")
@@ -29,13 +29,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from d2s.captions.cache import CaptionCacheError
+    from d2s.checkpoint import CheckpointError
     from d2s.cli import CLIError
     from d2s.data import DatasetError
-    from d2s.text import TextEncoderError
-    from d2s.training import ConfigError, load_config, parse_overrides, train
-    from d2s.training.checkpoint import CheckpointError
-    from d2s.training.engine import TrainingDiverged
+    from d2s.text.cache import CaptionCacheError
+    from d2s.text.clip import TextEncoderError
+    from d2s.train.checks import ConfigError
+    from d2s.train.config import parse_overrides
+    from d2s.train.config_file import load_config
+    from d2s.train.engine import TrainingDiverged, train
 
     try:
         config = load_config(args.config, parse_overrides(args.overrides))

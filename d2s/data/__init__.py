@@ -2,11 +2,12 @@
 
 Public entry points::
 
-    from d2s.data import Item, DatasetError, load_items, ImageDataset
+    from d2s.data import Item, DatasetError, load_items
     items = load_items("ic9600", root, "train")           # official split
     items = load_items("ic9600", root, "val", split_dir)  # a split file written by d2s data splits
 
-``ImageDataset`` (torch) is imported lazily so that ``d2s data inspect`` stays fast.
+The torch datasets are in :mod:`d2s.data.torch_dataset` (this package imports no torch, so
+``d2s data inspect`` stays fast).
 """
 
 from __future__ import annotations
@@ -14,20 +15,4 @@ from __future__ import annotations
 from d2s.data.records import DatasetError, Item
 from d2s.data.registry import DATASETS, DatasetSpec, get_spec, load_items
 
-__all__ = [
-    "DATASETS",
-    "DatasetError",
-    "DatasetSpec",
-    "ImageDataset",
-    "Item",
-    "get_spec",
-    "load_items",
-]
-
-
-def __getattr__(name: str):
-    if name == "ImageDataset":
-        from d2s.data.torch_dataset import ImageDataset
-
-        return ImageDataset
-    raise AttributeError(f"module 'd2s.data' has no attribute {name!r}")
+__all__ = ["DATASETS", "DatasetError", "DatasetSpec", "Item", "get_spec", "load_items"]

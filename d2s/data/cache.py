@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from d2s.core.io import atomic_path, atomic_write_text
 from d2s.data.records import DatasetError, Item
-from d2s.io import atomic_path, atomic_write_text
 
 #: spellings of "no cache": YAML reads a bare ``off`` / ``no`` as false, which a key=value word
 #: (snakemake, ``--set``) passes on as the string ``False``; taken as a folder, that once created

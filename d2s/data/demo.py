@@ -112,14 +112,14 @@ def is_demo(root: Path) -> bool:
 
 
 def _save(image: Image.Image, path: Path, **settings) -> None:
-    from d2s.io import atomic_path
+    from d2s.core.io import atomic_path
 
     with atomic_path(path) as tmp:
         image.save(tmp, **settings)
 
 
 def _write_text(text: str, path: Path) -> None:
-    from d2s.io import atomic_write_text
+    from d2s.core.io import atomic_write_text
 
     atomic_write_text(text, path)
 

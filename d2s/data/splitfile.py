@@ -62,7 +62,7 @@ def format_pairs(pairs: Iterable[tuple[str, float]]) -> str:
 
 def write_pairs(pairs: Iterable[tuple[str, float]], path: str | os.PathLike) -> Path:
     """Write a split file atomically (a reader never sees half of it)."""
-    from d2s.io import atomic_write_text  # imports torch: only when writing
+    from d2s.core.io import atomic_write_text  # imports torch: only when writing
 
     atomic_write_text(format_pairs(pairs), path)
     return Path(path)

@@ -115,8 +115,8 @@ def make_splits(
     val_fraction: float = 0.1,
 ) -> dict[str, int]:
     """Write the split files of ``kind`` for ``dataset`` under ``out``; return counts per file."""
+    from d2s.core.io import atomic_write_text
     from d2s.data.registry import get_spec, load_items
-    from d2s.io import atomic_write_text
 
     spec = get_spec(dataset)
     out = Path(out)

@@ -149,7 +149,7 @@ def fresh_staging(dest: Path) -> Path:
 
 
 def mark_placed(folder: Path, dataset: str, source: str) -> None:
-    from d2s.io import atomic_write_text
+    from d2s.core.io import atomic_write_text
 
     # what the placement made: a later placement replaces the folder only if nothing was added
     record = {"dataset": dataset, "source": source, "entries": entries(folder)}

@@ -71,7 +71,7 @@ class CachedImageDataset(Dataset):
     """:class:`ImageDataset`'s triples read from a decoded-image cache (:mod:`d2s.data.cache`).
 
     ``transform`` maps the cached ``(3, S, S)`` uint8 tensor to the model input (e.g.
-    :func:`d2s.training.data.cached_image_transform`); no file is opened or decoded.
+    :func:`d2s.train.data.cached_image_transform`); no file is opened or decoded.
     """
 
     def __init__(self, cache, items: Sequence[Item], transform: Callable | None = None) -> None:

@@ -110,8 +110,8 @@ def write_marker(
     ``subset``: the image count was not checked against the official one (recorded with that
     count, so every later output can tell a trial subset from the full set).
     """
+    from d2s.core.io import atomic_write_text
     from d2s.data.registry import get_spec
-    from d2s.io import atomic_write_text
 
     path = Path(root) / MARKER
     record = {

@@ -3,11 +3,11 @@
 # finds it (its image_cache key; default resources/cache/images). `snakemake image_caches` builds
 # them all before the runs, once, so a cluster does not decode a dataset in every job. A run
 # checks its cache's manifest itself and rebuilds a stale one, so the record written here is a
-# DAG marker only. The run list comes from d2s/plan.py (the tables' runs, d2s/experiments.py).
+# DAG marker only. The run list comes from d2s/ops/plan.py (the tables' runs, d2s/paper/runs.py).
 # Needs RES, D2S, dataset_ready, threads_of and request (Snakefile, common.smk).
 import shlex
 
-from d2s.plan import image_cache_runs, image_cache_words
+from d2s.ops.plan import image_cache_runs, image_cache_words
 
 CACHE_RECORD = f"{RES}/cache/images/records/{{dataset}}/{{split}}/{{size}}px.json"
 
@@ -21,7 +21,7 @@ def cache_splits(wildcards):
 
 
 def cache_run_keys(wildcards):
-    """The `d2s train` keys of the runs reading this cache (d2s/plan.py), shell-quoted."""
+    """The `d2s train` keys of the runs reading this cache (d2s/ops/plan.py), shell-quoted."""
     words = image_cache_words(config, wildcards.dataset, wildcards.split, wildcards.size)
     return shlex.join(words)
 

@@ -1,6 +1,6 @@
 # Named helpers of every rule file (snakemake-workflows layout: no logic inside rules). The lists
 # of datasets, captioners, tables and figures come from the d2s package, and the run matrix from
-# d2s/experiments.py, so the workflow and the table builders can never disagree. `config` has been
+# d2s/paper/runs.py, so the workflow and the table builders can never disagree. `config` has been
 # validated with the schema's defaults filled in (Snakefile), so keys are read without fallbacks.
 import shlex
 import sys
@@ -8,9 +8,9 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from d2s.captions.prompts import DEFAULT_MODELS
+from d2s.text.prompts import DEFAULT_MODELS
 from d2s.data.registry import DATASETS as DATASET_SPECS
-from d2s.experiments import (
+from d2s.paper.runs import (
     DEMO_DATASETS,
     RELEASED_BLIP,
     CrossSpec,
@@ -21,8 +21,8 @@ from d2s.experiments import (
     run_overrides,
     table_cells,
 )
-from d2s.figures import INPUTS as FIGURE_INPUTS
-from d2s.tables import TITLES as TABLE_TITLES
+from d2s.paper.figures import INPUTS as FIGURE_INPUTS
+from d2s.paper.tables import TITLES as TABLE_TITLES
 
 # Every rule runs the suite's CLI with the Python that runs Snakemake (no PATH assumptions).
 D2S = f"{sys.executable} -m d2s"
@@ -86,8 +86,9 @@ def check_slurm_settings():
 
 def check_training_settings():
     """Stop at once, while the DAG is built, on a `training:` or `models:` key that d2s train
-    does not know or a value of the wrong type (the keys: d2s/training/config.py)."""
-    from d2s.training.config import ConfigError, check_keys
+    does not know or a value of the wrong type (the keys: d2s/train/config.py)."""
+    from d2s.train.checks import ConfigError
+    from d2s.train.config import check_keys
 
     try:
         check_keys(config.get("training") or {}, "config training")

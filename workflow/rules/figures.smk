@@ -1,7 +1,7 @@
 # The paper's figures (docs/design.md §5), each rendered by `d2s figure` from the suite's result
 # files: tables (Figs. 2, 3, 10, 11), run predictions (8, 9, 15), trained models and test images
 # (6, 7, 16), before/after-alignment features of a D2S run (4d, 4e, 12-14) and the caption cache
-# (17-18); which is which: d2s.figures.INPUTS. Each figure: PNG (300 dpi) + PDF + the plotted
+# (17-18); which is which: d2s.paper.figures.INPUTS. Each figure: PNG (300 dpi) + PDF + the plotted
 # data (CSV) + a JSON record of its inputs, under figures/ (paper config) or figures/<results
 # folder name> (e.g. figures/demo). `figures/all` (`figures/demo/all`) is the gallery page listing
 # every figure with its caption and runs. Helpers: common.smk.

@@ -1,7 +1,7 @@
-# One job per GPU on a workstation (d2s/devices.py; README "On a GPU workstation"). Snakemake's
+# One job per GPU on a workstation (d2s/core/devices.py; README "On a GPU workstation"). Snakemake's
 # `gpu` resource counts GPU jobs; `d2s gpu-slot` gives each its own device. Under SLURM each GPU
 # job asks --gpus=1 and the cluster isolates it, so neither applies there.
-from d2s.devices import visible_gpus
+from d2s.core.devices import visible_gpus
 
 RUNS_PER_GPU = COMPUTE.get("runs_per_gpu", 1)
 GPUS = [] if SLURM else visible_gpus()
@@ -46,7 +46,7 @@ cap_gpu_resource()
 def preflight():
     """`d2s doctor`'s checks before the first job (not in dry runs): a blocker stops the workflow
     with one line per blocker naming the fix."""
-    from d2s.doctor import run_checks
+    from d2s.ops.doctor import run_checks
 
     findings = run_checks(config, local=not SLURM)
     blockers = [str(f) for f in findings if f.blocker]

@@ -3,7 +3,7 @@
 # and, once complete, metrics.json — written last, so a partial run never looks complete.
 # --restart: a run whose config or data changed (Snakemake re-runs it when its params change) is
 # discarded and trained afresh, never resumed across the change nor refused.
-# Helpers: common.smk (the run matrix itself lives in d2s/experiments.py).
+# Helpers: common.smk (the run matrix itself lives in d2s/paper/runs.py).
 
 
 rule train:

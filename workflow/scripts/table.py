@@ -1,9 +1,9 @@
-"""Snakemake script for the `table` rule: build one table from its runs (d2s.tables)."""
+"""Snakemake script for the `table` rule: build one table from its runs (d2s.paper.tables)."""
 
 import sys
 
-from d2s.experiments import table_cells
-from d2s.tables import build_table, build_table8, model_rows
+from d2s.paper.runs import table_cells
+from d2s.paper.tables import build_table, build_table8, model_rows
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 sys.stderr = open(smk.log[0], "w")  # noqa: SIM115
