@@ -94,6 +94,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	@if [ -f Snakefile ]; then $(BIN)/snakefmt --check Snakefile workflow; fi
 
 format: setup
