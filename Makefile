@@ -91,11 +91,13 @@ gpu-check: setup
 test: setup
 	$(BIN)/pytest -n 2
 
+# Style, and the package's layers: each imports only the ones below it (docs/architecture.md).
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	@if [ -f Snakefile ]; then $(BIN)/snakefmt --check Snakefile workflow; fi
+	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -1,4 +1,4 @@
-"""The README's main job (``d2s demo``) end to end at toy scale, so it cannot rot."""
+"""``d2s demo``, the quick first look (docs/demo.md), end to end at toy scale, so it cannot rot."""
 
 import json
 

@@ -1,5 +1,4 @@
-"""ICCORN's starting point: label-prior biases and aligned output rows (README, "ICCORN's
-starting point")."""
+"""ICCORN's starting point: label-prior biases and aligned output rows (docs/design.md §2.2)."""
 
 import pytest
 import torch

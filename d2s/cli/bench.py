@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and write one row per timed model (params, median per-image latency, ratio to ICNet, "
         "input size, device, threads, torch version) to CSV, and the derived ratios (D2S-R18 / "
         "ICNet, D2S overhead over its backbone, batched captioning speed-up, D2S training step / "
-        "vision-only step) with the issue's targets to a JSON beside it.",
+        "vision-only step) with their targets to a JSON beside it.",
     )
     p.add_argument("bench_json", type=Path, metavar="BENCH_JSON")
     p.add_argument(

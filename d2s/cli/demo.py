@@ -1,7 +1,7 @@
-"""``d2s demo``: the main job on the embedded demo data, offline on a CPU, in a few minutes.
+"""``d2s demo``: one quick D2S-R18 run on the embedded demo data, offline on a CPU.
 
-Until the Snakemake workflow lands, this is what the README's demo command runs: it writes the
-procedural demo dataset, embeds its scene descriptions with the (random-weight) CLIP text tower,
+A first look (``make demo`` runs the whole workflow, docs/demo.md): it writes the procedural
+demo dataset, embeds its scene descriptions with the (random-weight) CLIP text tower,
 trains D2S-R18 with MSE + EAL + FAL for a few epochs and reports SRCC / PLCC / RMSE / RMAE on the
 demo test split. Random weights everywhere (no hub offline): it shows the machinery end to end,
 not the paper's effect sizes — the summary says so.

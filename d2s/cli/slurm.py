@@ -3,7 +3,8 @@
 Runs ``snakemake -n --workflow-profile workflow/profiles/slurm SNAKEMAKE ARGS`` (the DAG with the
 profile's account and partitions and the config's per-rule requests), asks ``sinfo`` for the
 partitions' largest nodes and time limits, and exits 2 naming each rule and request no node can
-satisfy (d2s.ops.slurm). Run it before the README's submission command, with the same arguments.
+satisfy (d2s.ops.slurm). Run it before the submission command (docs/slurm-and-gpu.md), with the
+same arguments.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "slurm",
         help="SLURM helpers: `d2s slurm preflight` checks the DAG's requests against sinfo",
-        description="SLURM helpers (README: Running on SLURM).",
+        description="SLURM helpers (docs/slurm-and-gpu.md: On SLURM).",
     )
     sub = p.add_subparsers(dest="slurm_command", required=True, metavar="SUBCOMMAND")
     pre = sub.add_parser(

@@ -8,8 +8,8 @@ exactly the batches of an uninterrupted one, so its scores are bit for bit the s
 GPU decoding (``gpu_decode``): workers read the file bytes and check the header (the same image
 policy and pixel limit as :func:`d2s.data.images.read_image`); JPEGs are decoded on the GPU with
 ``torchvision.io.decode_jpeg(device="cuda")`` and resized there (bilinear, antialiased), every
-other file as usual on the CPU. Its scores differ slightly from PIL's resize (measured in
-docs/scoring.md).
+other file as usual on the CPU. Its scores differ slightly from PIL's resize (docs/scoring.md,
+"GPU decoding").
 """
 
 from __future__ import annotations

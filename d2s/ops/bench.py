@@ -64,7 +64,7 @@ BENCHMARK_TESTS: tuple[str, ...] = (
     "test_captions_benchmark.py",
 )
 
-#: The issue's targets: ratio name → (comparison, bound).
+#: The efficiency targets each measured ratio is judged by: ratio name → (comparison, bound).
 TARGETS: dict[str, tuple[str, float]] = {
     "d2s_r18_over_icnet": ("<=", 0.55),
     "d2s_r18_overhead_over_backbone": ("<=", 0.10),

@@ -2,7 +2,7 @@
 
 The images are written here, as IC9600-like JPEGs (1024×768, quality 90, a few hundred KB: smooth
 content plus fine texture, unlike the demo's tiny drawings), so the decode cost is realistic.
-Measured (issue 15): the per-image decode path against the decoded-image cache, per worker; the
+Measured (docs/performance.md): the per-image decode path against the decoded-image cache, per worker; the
 main process's time per step for the momentum model's refresh; and whole training steps, data
 included, of D2S (EAL with a full buffer, so every step refreshes ``len // refresh_steps``
 entries) against the vision-only ablation, through the engine's own loader and step; and the
@@ -150,7 +150,7 @@ def refresh_ms_per_step(run, task, split, steps: int) -> tuple[float, int]:
     return 1000 * spent / max(1, done), refreshed
 
 
-#: Issue 15's GPU-like regime: ``d2s train`` of D2S-R18 (EAL + FAL; buffer 128 / refresh_steps 4
+#: The GPU-like regime: ``d2s train`` of D2S-R18 (EAL + FAL; buffer 128 / refresh_steps 4
 #: = 32 refreshed entries per step) against the vision-only ablation, 128 training JPEGs of
 #: 1024×768 (171 written: three quarters train), 32 px, batch 32; the cost of epochs 1→4.
 GPU_LIKE = dict(count=171, jpeg=(1024, 768), size=32, batch=32, buffer=128, refresh_steps=4)

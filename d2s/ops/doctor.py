@@ -74,7 +74,7 @@ def check_cuda_build(torch_cuda: str | None, driver: str | None, needs_gpu: bool
         return Finding(
             "cuda build",
             f"torch is a CPU-only build but the driver supports CUDA {driver}: install a CUDA "
-            "wheel (README 'On a GPU workstation': pip install torch --index-url "
+            "wheel (docs/slurm-and-gpu.md, 'Set-up': pip install torch --index-url "
             f"https://download.pytorch.org/whl/cu{driver.replace('.', '')[:3]})",
             blocker=True,
         )

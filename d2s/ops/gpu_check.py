@@ -1,6 +1,6 @@
-"""``d2s bench gpu``: one script a maintainer runs on a GPU (at most ~5 minutes), tiny on a CPU.
+"""``d2s bench gpu``: one short script a maintainer runs on a GPU, tiny on a CPU.
 
-It measures, on one device, and writes one JSON plus a Markdown summary (issue 15, item 6):
+It measures, on one device, and writes one JSON plus a Markdown summary (docs/slurm-and-gpu.md):
 
 - inference latency of D2S-R18/R50, ICNet and ICCORN at 512², batch 1 (the paper's protocol,
   docs/design.md §4: eval mode, ``inference_mode``, median), and batch-32 throughput;

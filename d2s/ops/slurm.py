@@ -2,8 +2,8 @@
 
 SLURM accepts a job that asks more CPUs, memory, GPUs or time than any node of its partition
 offers, and leaves it ``PENDING (PartitionConfig)`` forever, while Snakemake prints nothing
-(README "Running on SLURM"). This module compares the largest request of each rule with what
-``sinfo`` reports, before anything is submitted:
+(docs/slurm-and-gpu.md, "On SLURM"). This module compares the largest request of each rule
+with what ``sinfo`` reports, before anything is submitted:
 
 - :func:`jobs_from_dry_run` reads the jobs of ``snakemake -n`` output (each job's rule, threads
   and resources, which the SLURM profile fills with the account and partition);
