@@ -97,7 +97,6 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	@if [ -f Snakefile ]; then $(BIN)/snakefmt --check Snakefile workflow; fi
-	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff check --fix .
