@@ -78,7 +78,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/cache.smk"
 # Tables 1-8 and the data of Figs. 10-11, beside the paper's numbers (results/paper/).
 include: "workflow/rules/tables.smk"
-# Latency and throughput benchmarks (`d2s bench-run`) → Table 1's Params/Latency, Fig. 3.
+# Latency and throughput benchmarks (`d2s bench run`) → Table 1's Params/Latency, Fig. 3.
 include: "workflow/rules/benchmarks.smk"
 # The paper's figures (docs/design.md §5) and the gallery page figures/all (figures/demo/all).
 include: "workflow/rules/figures.smk"

@@ -12,7 +12,7 @@ timed rounds. ``extra_info`` records model, params, input size, device, threads 
 version; D2S rows also record their overhead over the bare backbone, measured with interleaved
 calls of the same model's trunk (robust to load from other processes), and the time of the
 pooling and head alone; the D2S-R18 row also records its latency over ICNet's from interleaved
-calls (``over_icnet_paired``). ``d2s bench-table`` turns the JSON into the table.
+calls (``over_icnet_paired``). ``d2s bench table`` turns the JSON into the table.
 
 Rounds: CUDA 50 (+10 warm-up), CPU 5 (+1 warm-up); override with ``D2S_BENCH_ROUNDS``,
 ``D2S_BENCH_WARMUP``, ``D2S_BENCH_PAIRS``; force a device with ``D2S_BENCH_DEVICE``; set torch's

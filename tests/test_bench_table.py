@@ -236,23 +236,23 @@ def test_cli_bench_table(json_path, tmp_path, capsys):
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
     out = tmp_path / "latency.csv"
-    args = parser.parse_args(["bench-table", str(json_path), "--out", str(out)])
+    args = parser.parse_args(["bench", "table", str(json_path), "--out", str(out)])
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "d2s-r18" in printed and "icnet" in printed and str(out) in printed
     assert out.exists() and (tmp_path / "latency_ratios.json").exists()
 
-    args = parser.parse_args(["bench-table", str(tmp_path / "nope.json"), "--out", str(out)])
+    args = parser.parse_args(["bench", "table", str(tmp_path / "nope.json"), "--out", str(out)])
     with pytest.raises(CLIError, match="nope.json does not exist"):
         args.func(args)
 
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps(bench_json(["d2s-r18", "icnet"])))
-    args = parser.parse_args(["bench-table", str(partial), "--out", str(tmp_path / "p.csv")])
+    args = parser.parse_args(["bench", "table", str(partial), "--out", str(tmp_path / "p.csv")])
     with pytest.raises(CLIError, match="d2s-r50"):
         args.func(args)
     args = parser.parse_args(
-        ["bench-table", str(partial), "--out", str(tmp_path / "p.csv"), "--require", "d2s-r18"]
+        ["bench", "table", str(partial), "--out", str(tmp_path / "p.csv"), "--require", "d2s-r18"]
     )
     assert args.func(args) == 0
 
@@ -271,12 +271,12 @@ def test_without_paired_figures_the_medians_are_used(tmp_path):
 
 
 def test_bench_run_outside_a_checkout_names_the_missing_files(tmp_path, capsys):
-    """`d2s bench-run` (the workflow's benchmark_suite rule) runs the suite from the checkout's
+    """`d2s bench run` (the workflow's benchmark_suite rule) runs the suite from the checkout's
     tests/; without it, exit 2 naming the files, and no JSON."""
     from d2s.cli import main
 
     out = tmp_path / "bench.json"
-    assert main(["bench-run", "--json", str(out), "--tests", str(tmp_path)]) == 2
+    assert main(["bench", "run", "--json", str(out), "--tests", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "test_bench_latency.py" in err and "Traceback" not in err
     assert not out.exists()

@@ -171,10 +171,10 @@ def test_every_gpu_job_gets_a_device_of_its_own_and_the_latency_suite_runs_alone
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     commands = [line for line in done.stdout.splitlines() if " -m d2s " in line]
-    gpu_jobs = [c for c in commands if re.search(r"-m d2s (train|caption|bench-run) ", c)]
+    gpu_jobs = [c for c in commands if re.search(r"-m d2s (train|caption|bench run) ", c)]
     assert len(gpu_jobs) == 12 + 1 + 1
     for command in gpu_jobs:
         assert "-m d2s gpu-slot --runs-per-gpu 1 --" in command, command
-    bench = next(c for c in gpu_jobs if "bench-run" in c)
+    bench = next(c for c in gpu_jobs if "bench run" in c)
     assert "--threads 2 --alone" in bench
     assert re.search(r"rule benchmark_suite:(.|\n)*?threads: 8", done.stdout)

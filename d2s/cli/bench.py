@@ -1,6 +1,7 @@
-"""``d2s bench-run --json BENCH_JSON``: run the benchmark suite; ``d2s bench-table BENCH_JSON --out
-CSV``: Table 1's Params / Latency columns and Fig. 3's data from its JSON; ``d2s bench gpu`` (the
-GPU check, d2s/ops/gpu_check.py) and ``d2s bench plan`` (d2s/ops/plan.py)."""
+"""``d2s bench ACTION``, one family: ``run --json BENCH_JSON`` runs the benchmark suite; ``table
+BENCH_JSON --out CSV`` turns its JSON into Table 1's Params / Latency columns and Fig. 3's data;
+``gpu`` is the GPU check (d2s/ops/gpu_check.py) and ``plan`` the paper matrix's cost
+(d2s/ops/plan.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    suite = subparsers.add_parser(
-        "bench-run",
+    bench = subparsers.add_parser(
+        "bench", help="benchmarks: run the suite, its latency table, the GPU check, the cost plan"
+    )
+    actions = bench.add_subparsers(dest="bench_command", required=True, metavar="ACTION")
+    suite = actions.add_parser(
+        "run",
         help="run the latency and throughput benchmarks (pytest-benchmark) into a JSON",
         description="Run the suite's pytest-benchmark files (d2s.ops.bench.BENCHMARK_TESTS, in the "
         "checkout's tests/ folder) with --benchmark-only and write their JSON, the input of "
-        "`d2s bench-table`. Offline (HF_HUB_OFFLINE); CUDA when torch sees a GPU.",
+        "`d2s bench table`. Offline (HF_HUB_OFFLINE); CUDA when torch sees a GPU.",
     )
     suite.add_argument("--json", type=Path, required=True, help="output pytest-benchmark JSON")
     suite.add_argument("--force", action="store_true", help="replace an existing --json file")
@@ -33,9 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and every GPU slot)",
     )
     suite.set_defaults(func=run_suite)
-    register_bench(subparsers)
-    p = subparsers.add_parser(
-        "bench-table",
+    p = actions.add_parser(
+        "table",
         help="turn a pytest-benchmark JSON into the latency table and its ratios",
         description="Read the JSON written by `pytest --benchmark-only --benchmark-json=BENCH_JSON` "
         "and write one row per timed model (params, median per-image latency, ratio to ICNet, "
@@ -56,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="output JSON of the ratios (default: <CSV stem>_ratios.json beside the CSV)",
     )
-    p.add_argument("--force", action="store_true", help="replace files not made by bench-table")
+    p.add_argument("--force", action="store_true", help="replace files not made by bench table")
     p.add_argument(
         "--require",
         default=None,
@@ -64,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: d2s-r18,d2s-r50,icnet,iccorn,hyperiqa,topiq; '' for none)",
     )
     p.set_defaults(func=run)
+    register_gpu_and_plan(actions)
 
 
 def json_with(*keys: str, source: Path | None = None):
@@ -98,7 +103,7 @@ def run_suite(args: argparse.Namespace) -> int:
         )
     check_output(
         args.json,
-        command="bench-run",
+        command="bench run",
         force=args.force,
         ours=json_with("d2s_run"),
         option="--json",
@@ -148,10 +153,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_bench(subparsers: argparse._SubParsersAction) -> None:
+def register_gpu_and_plan(actions: argparse._SubParsersAction) -> None:
     """``d2s bench gpu`` and ``d2s bench plan``."""
-    bench = subparsers.add_parser("bench", help="GPU check and the paper matrix's cost plan")
-    actions = bench.add_subparsers(dest="bench_command", required=True, metavar="ACTION")
     gpu = actions.add_parser(
         "gpu",
         help="latency, training steps (fp32/bf16), data path and BLIP on one device: JSON + Markdown",
@@ -270,5 +273,5 @@ def _check_table_outputs(args: argparse.Namespace) -> None:
 
     for out in (args.out, ratios):
         check_output(
-            out, command="bench-table", inputs=[args.bench_json], force=args.force, ours=ours
+            out, command="bench table", inputs=[args.bench_json], force=args.force, ours=ours
         )

@@ -57,7 +57,7 @@ __all__ = [
 
 
 #: The pytest-benchmark suite behind Table 1's Params / Latency, Fig. 3 and the efficiency ratios
-#: (``d2s bench-run`` runs it from a checkout; the files live in the repository's tests/).
+#: (``d2s bench run`` runs it from a checkout; the files live in the repository's tests/).
 BENCHMARK_TESTS: tuple[str, ...] = (
     "test_bench_latency.py",
     "test_bench_training.py",
@@ -224,7 +224,7 @@ def latency_table(
                     "overhead_over_backbone_paired", math.nan
                 ),
                 "note": info.get("note"),
-                # True when the workflow ran the suite with nothing beside it (d2s bench-run --alone)
+                # True when the workflow ran the suite with nothing beside it (d2s bench run --alone)
                 "measured_alone": bool((data.get("d2s_run") or {}).get("alone", False)),
             }
         )

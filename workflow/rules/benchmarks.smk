@@ -1,6 +1,6 @@
-# Benchmarks (issue 8; docs/design.md §4, §5): `d2s bench-run` times per-image inference of every
+# Benchmarks (issue 8; docs/design.md §4, §5): `d2s bench run` times per-image inference of every
 # Table 1 model, a D2S training step against a vision-only step and batched against per-prompt
-# captioning (the pytest-benchmark suite named in d2s/ops/bench.py); `d2s bench-table` turns the JSON
+# captioning (the pytest-benchmark suite named in d2s/ops/bench.py); `d2s bench table` turns the JSON
 # into Table 1's Params / Latency columns, the data of Fig. 3, and the ratios the efficiency
 # claims are judged by. CUDA when torch sees a GPU (every call synchronised), the CPU otherwise;
 # device, threads and torch version are recorded with the results. Tables 1 reads latency.csv.
@@ -23,7 +23,7 @@ rule benchmark_suite:
         slot=gpu_slot("benchmark_suite"),
         threads=threads_of("benchmark_suite"),
     shell:
-        "{params.slot} {params.d2s} bench-run --json {output.json:q} --threads {params.threads}"
+        "{params.slot} {params.d2s} bench run --json {output.json:q} --threads {params.threads}"
         " --alone > {log:q} 2>&1"
 
 
@@ -43,5 +43,5 @@ rule latency_table:
     params:
         d2s=D2S,
     shell:
-        "{params.d2s} bench-table {input.json:q} --out {output.csv:q}"
+        "{params.d2s} bench table {input.json:q} --out {output.csv:q}"
         " --ratios {output.ratios:q} > {log:q} 2>&1"
