@@ -239,7 +239,7 @@ def test_a_corrupt_tar_gz_is_refused_in_one_line(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv",
     [["bench", "run", "--json"], ["bench", "gpu", "--device", "cpu", "--out"]],
-    ids=["bench", "run", "bench-gpu"],
+    ids=["bench-run", "bench-gpu"],
 )
 def test_benchmark_outputs_never_replace_a_users_file(argv, tmp_path, capsys):
     mine = tmp_path / "results.json"
