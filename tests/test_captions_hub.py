@@ -190,3 +190,19 @@ def test_florence_tokenizer_has_the_real_sizes_special_ids_and_pieces(hf_home):
     pieces = tokenizer.tokenize("What does the image describe?")
     assert pieces == ["What", "Ġdoes", "Ġthe", "Ġimage", "Ġdescribe", "?"]
     assert processor.image_processor.size == {"height": 768, "width": 768}
+
+
+def test_hub_shaped_florence_answers_end_like_a_trained_models(hf_home):
+    """With the paper's decoding (1,024 new tokens, 3 beams) a random-weight Florence-2 would
+    decode to the limit; the hub-shaped one ends its answers after CAPTION_TOKENS tokens."""
+    from d2s.captions.florence import FlorenceCaptioner
+    from d2s.captions.prompts import FLORENCE_MODEL_ID
+    from d2s.rehearsal.transformers_hub import CAPTION_TOKENS
+
+    captioner = FlorenceCaptioner("florence-cap2", _snapshot(hf_home, FLORENCE_MODEL_ID))
+    assert captioner.settings()["max_new_tokens"] == 1024
+    batch = captioner.preprocessor()([_image()])
+    inputs = {k: batch[k] for k in ("input_ids", "pixel_values", "attention_mask") if k in batch}
+    out = captioner.model.generate(**inputs, **captioner.generate_args)
+    assert out.shape[1] <= CAPTION_TOKENS + 3, out.shape  # start, the answer, </s>
+    assert captioner.caption_one(_image()) != ""

@@ -219,6 +219,29 @@ def publish_snapshot(hf_home: str | os.PathLike, repo_id: str, build, repo_type:
     return final
 
 
+#: Where the hub-shaped Florence-2's captions end (tokens), about a trained model's short caption.
+CAPTION_TOKENS = 12
+
+
+def end_captions_at(model, eos_id: int, length: int) -> None:
+    """Make a random-weight Florence-2 end its answers after ``length`` tokens.
+
+    Random weights almost never choose ``</s>``, so every answer would run to the paper's
+    ``max_new_tokens`` (1,024 tokens, 3 beams: minutes per image on a CPU), which no trained
+    model does. Adding the direction of ``</s>``'s output row to the decoder's learned positions
+    from ``length`` on makes ``</s>`` the likeliest token there; the decoding settings, the
+    generation code and every other weight stay as they are.
+    """
+    import torch
+
+    out = model.get_output_embeddings().weight[eos_id]
+    (positions,) = [
+        p for n, p in model.named_parameters() if n.endswith("decoder.embed_positions.weight")
+    ]
+    with torch.no_grad():
+        positions[2 + length :] += 20.0 * out / out.norm()  # BART's positions start at index 2
+
+
 def _merged(base: dict, change: dict | None) -> dict:
     return {**base, **(change or {})}
 
@@ -364,6 +387,7 @@ def write_florence(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = Florence2ForConditionalGeneration(config).eval()
+        end_captions_at(model, tokenizer.eos_token_id, CAPTION_TOKENS)
         model.to(getattr(torch, dtype)).config.dtype = dtype
         model.save_pretrained(folder, safe_serialization=True)
         processor.save_pretrained(folder)  # processor_config.json (with the answer parsing)
