@@ -49,6 +49,14 @@ def _image(seed=0, size=(300, 220)):
     return Image.fromarray(pixels)
 
 
+def _blocks(seed, size=(300, 220)):
+    """Images of different layouts: a 3x3 grid of random colours, upscaled."""
+    from PIL import Image
+
+    cells = np.random.default_rng(seed).integers(0, 256, (3, 3, 3), dtype=np.uint8)
+    return Image.fromarray(cells).resize(size, Image.Resampling.NEAREST)
+
+
 def test_blip_real_tokenizer_has_no_dec_and_bos_comes_from_the_config(hf_home):
     from d2s.captions.blip import BlipCaptioner
 
@@ -197,7 +205,7 @@ def test_hub_shaped_florence_answers_end_like_a_trained_models(hf_home):
     decode to the limit; the hub-shaped one ends its answers after CAPTION_TOKENS tokens."""
     from d2s.captions.florence import FlorenceCaptioner
     from d2s.captions.prompts import FLORENCE_MODEL_ID
-    from d2s.rehearsal.transformers_hub import CAPTION_TOKENS
+    from d2s.rehearsal.captioner_weights import CAPTION_TOKENS
 
     captioner = FlorenceCaptioner("florence-cap2", _snapshot(hf_home, FLORENCE_MODEL_ID))
     assert captioner.settings()["max_new_tokens"] == 1024
@@ -206,3 +214,29 @@ def test_hub_shaped_florence_answers_end_like_a_trained_models(hf_home):
     out = captioner.model.generate(**inputs, **captioner.generate_args)
     assert out.shape[1] <= CAPTION_TOKENS + 3, out.shape  # start, the answer, </s>
     assert captioner.caption_one(_image()) != ""
+
+
+@pytest.fixture(scope="module")
+def rehearsal_hf_home(tmp_path_factory):
+    """The captioners at the rehearsal's sizes (``d2s rehearse hub``: REDUCED_*)."""
+    home = tmp_path_factory.mktemp("hf-rehearsal")
+    write_blip(home)
+    write_florence(home)
+    return home
+
+
+@pytest.mark.parametrize("kind", ["blip", "florence-cap3"])
+def test_hub_shaped_captions_vary_with_the_image(rehearsal_hf_home, kind):
+    """A caption-only model trains on the captions alone: one caption for every image would make
+    it predict a constant (d2s train refuses that run)."""
+    from d2s.captions.blip import BlipCaptioner
+    from d2s.captions.florence import FlorenceCaptioner
+    from d2s.captions.prompts import BLIP_MODEL_ID, FLORENCE_MODEL_ID
+
+    if kind == "blip":
+        captioner = BlipCaptioner(_snapshot(rehearsal_hf_home, BLIP_MODEL_ID))
+    else:
+        snapshot = _snapshot(rehearsal_hf_home, FLORENCE_MODEL_ID)
+        captioner = FlorenceCaptioner(kind, snapshot)
+    captions = {captioner.caption_one(_blocks(seed)) for seed in range(4)}
+    assert len(captions) >= 2, captions

@@ -25,7 +25,9 @@ What is real and what is not:
   and ``<loc_0..999>`` tokens, ids 50265-51288) and ``<image>`` (51289).
 - **Processors**: ``BlipProcessor`` (``BlipImageProcessor``: 384x384 bicubic, CLIP mean/std) and
   ``Florence2Processor`` (768x768 bicubic, no crop, ImageNet mean/std, 577 image tokens).
-- **Weights**: random (seeded), saved as ``model.safetensors``.
+- **Weights**: random (seeded), saved as ``model.safetensors``, with the two changes of
+  :mod:`d2s.rehearsal.captioner_weights` that make answers vary with the image and end, as a
+  trained captioner's do.
 
 Reduced for CPU time (``REDUCED_*``, the default; pass ``reduce={}`` for the full sizes): only
 layer counts of both models and, for Florence-2, its widths. BLIP keeps its real widths (ViT-L
@@ -61,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from d2s.captions.prompts import BLIP_MODEL_ID, FLORENCE_MODEL_ID
+from d2s.rehearsal.captioner_weights import like_a_trained_blip, like_a_trained_florence
 
 VOCAB_DIR = Path(__file__).resolve().parent / "vocab"
 
@@ -219,29 +222,6 @@ def publish_snapshot(hf_home: str | os.PathLike, repo_id: str, build, repo_type:
     return final
 
 
-#: Where the hub-shaped Florence-2's captions end (tokens), about a trained model's short caption.
-CAPTION_TOKENS = 12
-
-
-def end_captions_at(model, eos_id: int, length: int) -> None:
-    """Make a random-weight Florence-2 end its answers after ``length`` tokens.
-
-    Random weights almost never choose ``</s>``, so every answer would run to the paper's
-    ``max_new_tokens`` (1,024 tokens, 3 beams: minutes per image on a CPU), which no trained
-    model does. Adding the direction of ``</s>``'s output row to the decoder's learned positions
-    from ``length`` on makes ``</s>`` the likeliest token there; the decoding settings, the
-    generation code and every other weight stay as they are.
-    """
-    import torch
-
-    out = model.get_output_embeddings().weight[eos_id]
-    (positions,) = [
-        p for n, p in model.named_parameters() if n.endswith("decoder.embed_positions.weight")
-    ]
-    with torch.no_grad():
-        positions[2 + length :] += 20.0 * out / out.norm()  # BART's positions start at index 2
-
-
 def _merged(base: dict, change: dict | None) -> dict:
     return {**base, **(change or {})}
 
@@ -328,6 +308,7 @@ def write_blip(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = BlipForConditionalGeneration(config).eval()
+            like_a_trained_blip(model)
         model.to(getattr(torch, dtype)).config.dtype = dtype
         model.save_pretrained(folder, safe_serialization=True)
         # The repository's own files: preprocessor_config.json, the tokenizer's, vocab.txt.
@@ -387,7 +368,7 @@ def write_florence(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = Florence2ForConditionalGeneration(config).eval()
-        end_captions_at(model, tokenizer.eos_token_id, CAPTION_TOKENS)
+            like_a_trained_florence(model, tokenizer.eos_token_id)
         model.to(getattr(torch, dtype)).config.dtype = dtype
         model.save_pretrained(folder, safe_serialization=True)
         processor.save_pretrained(folder)  # processor_config.json (with the answer parsing)
