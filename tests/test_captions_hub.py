@@ -49,6 +49,14 @@ def _image(seed=0, size=(300, 220)):
     return Image.fromarray(pixels)
 
 
+def _blocks(seed, size=(300, 220)):
+    """Images of different layouts: a 3x3 grid of random colours, upscaled."""
+    from PIL import Image
+
+    cells = np.random.default_rng(seed).integers(0, 256, (3, 3, 3), dtype=np.uint8)
+    return Image.fromarray(cells).resize(size, Image.Resampling.NEAREST)
+
+
 def test_blip_real_tokenizer_has_no_dec_and_bos_comes_from_the_config(hf_home):
     from d2s.text.blip import BlipCaptioner
 
@@ -190,3 +198,45 @@ def test_florence_tokenizer_has_the_real_sizes_special_ids_and_pieces(hf_home):
     pieces = tokenizer.tokenize("What does the image describe?")
     assert pieces == ["What", "Ġdoes", "Ġthe", "Ġimage", "Ġdescribe", "?"]
     assert processor.image_processor.size == {"height": 768, "width": 768}
+
+
+def test_hub_shaped_florence_answers_end_like_a_trained_models(hf_home):
+    """With the paper's decoding (1,024 new tokens, 3 beams) a random-weight Florence-2 would
+    decode to the limit; the hub-shaped one ends its answers after CAPTION_TOKENS tokens."""
+    from d2s.ops.rehearsal.captioner_weights import CAPTION_TOKENS
+    from d2s.text.florence import FlorenceCaptioner
+    from d2s.text.prompts import FLORENCE_MODEL_ID
+
+    captioner = FlorenceCaptioner("florence-cap2", _snapshot(hf_home, FLORENCE_MODEL_ID))
+    assert captioner.settings()["max_new_tokens"] == 1024
+    batch = captioner.preprocessor()([_image()])
+    inputs = {k: batch[k] for k in ("input_ids", "pixel_values", "attention_mask") if k in batch}
+    out = captioner.model.generate(**inputs, **captioner.generate_args)
+    assert out.shape[1] <= CAPTION_TOKENS + 3, out.shape  # start, the answer, </s>
+    assert captioner.caption_one(_image()) != ""
+
+
+@pytest.fixture(scope="module")
+def rehearsal_hf_home(tmp_path_factory):
+    """The captioners at the rehearsal's sizes (``d2s rehearse hub``: REDUCED_*)."""
+    home = tmp_path_factory.mktemp("hf-rehearsal")
+    write_blip(home)
+    write_florence(home)
+    return home
+
+
+@pytest.mark.parametrize("kind", ["blip", "florence-cap3"])
+def test_hub_shaped_captions_vary_with_the_image(rehearsal_hf_home, kind):
+    """A caption-only model trains on the captions alone: one caption for every image would make
+    it predict a constant (d2s train refuses that run)."""
+    from d2s.text.blip import BlipCaptioner
+    from d2s.text.florence import FlorenceCaptioner
+    from d2s.text.prompts import BLIP_MODEL_ID, FLORENCE_MODEL_ID
+
+    if kind == "blip":
+        captioner = BlipCaptioner(_snapshot(rehearsal_hf_home, BLIP_MODEL_ID))
+    else:
+        snapshot = _snapshot(rehearsal_hf_home, FLORENCE_MODEL_ID)
+        captioner = FlorenceCaptioner(kind, snapshot)
+    captions = {captioner.caption_one(_blocks(seed)) for seed in range(4)}
+    assert len(captions) >= 2, captions

@@ -25,7 +25,9 @@ What is real and what is not:
   and ``<loc_0..999>`` tokens, ids 50265-51288) and ``<image>`` (51289).
 - **Processors**: ``BlipProcessor`` (``BlipImageProcessor``: 384x384 bicubic, CLIP mean/std) and
   ``Florence2Processor`` (768x768 bicubic, no crop, ImageNet mean/std, 577 image tokens).
-- **Weights**: random (seeded), saved as ``model.safetensors``.
+- **Weights**: random (seeded), saved as ``model.safetensors``, with the two changes of
+  :mod:`d2s.rehearsal.captioner_weights` that make answers vary with the image and end, as a
+  trained captioner's do.
 
 Reduced for CPU time (``REDUCED_*``, the default; pass ``reduce={}`` for the full sizes): only
 layer counts of both models and, for Florence-2, its widths. BLIP keeps its real widths (ViT-L
@@ -60,6 +62,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from d2s.ops.rehearsal.captioner_weights import like_a_trained_blip, like_a_trained_florence
 from d2s.text.prompts import BLIP_MODEL_ID, FLORENCE_MODEL_ID
 
 VOCAB_DIR = Path(__file__).resolve().parent / "vocab"
@@ -305,6 +308,7 @@ def write_blip(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = BlipForConditionalGeneration(config).eval()
+            like_a_trained_blip(model)
         model.to(getattr(torch, dtype)).config.dtype = dtype
         model.save_pretrained(folder, safe_serialization=True)
         # The repository's own files: preprocessor_config.json, the tokenizer's, vocab.txt.
@@ -364,6 +368,7 @@ def write_florence(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = Florence2ForConditionalGeneration(config).eval()
+            like_a_trained_florence(model, tokenizer.eos_token_id)
         model.to(getattr(torch, dtype)).config.dtype = dtype
         model.save_pretrained(folder, safe_serialization=True)
         processor.save_pretrained(folder)  # processor_config.json (with the answer parsing)
