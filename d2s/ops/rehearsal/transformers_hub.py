@@ -26,7 +26,7 @@ What is real and what is not:
 - **Processors**: ``BlipProcessor`` (``BlipImageProcessor``: 384x384 bicubic, CLIP mean/std) and
   ``Florence2Processor`` (768x768 bicubic, no crop, ImageNet mean/std, 577 image tokens).
 - **Weights**: random (seeded), saved as ``model.safetensors``, with the two changes of
-  :mod:`d2s.rehearsal.captioner_weights` that make answers vary with the image and end, as a
+  :mod:`d2s.ops.rehearsal.captioner_weights` that make answers vary with the image and end, as a
   trained captioner's do.
 
 Reduced for CPU time (``REDUCED_*``, the default; pass ``reduce={}`` for the full sizes): only
