@@ -92,11 +92,20 @@ test: setup
 	$(BIN)/pytest -n 2
 
 # Style, and the package's layers: each imports only the ones below it (docs/architecture.md).
+# `snakemake --lint` (the Snakemake catalog's conventions: a log and a conda env per rule, no
+# absolute paths, params instead of inline code) under every config of docs/workflow.md.
+WF := workflow/config
+LINT_CONFIGS := "$(WF)/config.yaml" "$(WF)/demo.yaml" "$(WF)/demo.yaml $(WF)/ci.yaml" \
+	"$(WF)/demo.yaml .test/config/config.yaml" "$(WF)/rehearsal.yaml" \
+	"$(WF)/rehearsal.yaml $(WF)/rehearsal-ci.yaml"
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	@if [ -f Snakefile ]; then $(BIN)/snakefmt --check Snakefile workflow; fi
+	@if [ -f Snakefile ]; then for configs in $(LINT_CONFIGS); do \
+		echo "snakemake --lint --configfile $$configs"; \
+		$(BIN)/snakemake --lint --configfile $$configs || exit 1; done; fi
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -1,7 +1,7 @@
 # D2S reproducibility suite: the whole workflow. This file is a table of contents; the rules live
-# in workflow/rules/*.smk, their helpers in workflow/rules/common.smk, and every rule runs a `d2s`
-# command (see README and docs/design.md). A bare `snakemake` builds every table of the config
-# and the figure gallery.
+# in workflow/rules/*.smk, their input functions in workflow/rules/common.smk, and every rule runs
+# a `d2s` command (see README, docs/workflow.md and docs/design.md). A bare `snakemake` builds
+# every table of the config and the figure gallery.
 from snakemake.utils import min_version, validate
 
 min_version("8.0")
@@ -14,12 +14,8 @@ configfile: "workflow/config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
 
 
+# Input functions; the GPU slots and the config checks (d2s/ops/workflow.py).
 include: "workflow/rules/common.smk"
-# One job per GPU: the `gpu` resource capped at the visible GPUs, a device per job.
-include: "workflow/rules/gpu.smk"
-
-
-check_slurm_settings()
 
 
 # Before the first job: GPUs, CUDA build, shared memory, disk, hub, IC9600 (`d2s doctor`).
@@ -27,27 +23,27 @@ onstart:
     preflight()
 
 
-# What each wildcard may be, once for every rule (lists from the d2s package, common.smk).
+# What each wildcard may be, once for every rule (lists from the d2s package: d2s/paper/targets.py).
 wildcard_constraints:
-    dataset=one_of([*REAL_SETS, *DEMO_DATASETS]),
-    real_set=one_of(REAL_SETS),
-    demo_set=one_of(["demo", "demo-distortion"]),
-    public=one_of(PUBLIC),
-    user_set=one_of(USER_SETS),
+    dataset=T.one_of(T.REAL_SETS + T.DEMO_SETS),
+    real_set=T.one_of(T.REAL_SETS),
+    demo_set=T.one_of(T.DEMO_CAPTION_SETS),
+    public=T.one_of(T.PUBLIC_SETS),
+    user_set=T.one_of(T.USER_SETS),
     kind="official|val|sst|nriqa",
-    captioner=one_of(CAPTIONERS),
-    caption_source=one_of([*CAPTIONERS, RELEASED_BLIP]),
+    captioner=T.one_of(T.CAPTIONERS),
+    caption_source=T.one_of(T.CAPTION_SOURCES),
     split=r"official|nriqa|sst\d+",
     model="[^/]+",
     variant="[^/]+",
     seed=r"\d+",
-    target=one_of([*REAL_SETS, *DEMO_DATASETS]),
-    table=one_of(TABLES),
-    table_fig=one_of(FIG_NAMES["table"]),
-    run_fig=one_of(FIG_NAMES["runs"] + FIG_NAMES["probe"]),
-    alignment_fig=one_of(FIG_NAMES["alignment"]),
-    features="alignment|alignment-compared",
-    caption_fig=one_of(FIG_NAMES["captions"]),
+    target=T.one_of(T.REAL_SETS + T.DEMO_SETS),
+    table=T.one_of(T.TABLES),
+    table_fig=T.one_of(T.FIGURE_NAMES["table"]),
+    run_fig=T.one_of(T.FIGURE_NAMES["runs"] + T.FIGURE_NAMES["probe"]),
+    alignment_fig=T.one_of(T.FIGURE_NAMES["alignment"]),
+    features=T.one_of(F.FEATURES),
+    caption_fig=T.one_of(T.FIGURE_NAMES["captions"]),
 
 
 # Aggregating and copying rules run where snakemake runs (never submitted to a cluster).
@@ -63,7 +59,7 @@ localrules:
 
 rule all:
     input:
-        default_targets(),
+        T.default_targets(config),
 
 
 # Datasets: demo data, downloads (Savoias, KADID-10K, KonIQ-10K, TID2013), user-placed sets

@@ -1,4 +1,4 @@
-"""One job per GPU (d2s/core/devices.py, workflow/rules/gpu.smk), with fake GPUs (``D2S_FAKE_GPUS``):
+"""One job per GPU (d2s/core/devices.py, d2s/ops/workflow.py), with fake GPUs (``D2S_FAKE_GPUS``):
 the workflow's own helpers schedule jobs that record the device they were given."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ RECORD = textwrap.dedent(
     """
 )
 
-# The real config, helpers (common.smk) and GPU placement (gpu.smk); test rules that record the
+# The real config and common.smk (its GPU slots: d2s/ops/workflow.py); test rules that record the
 # device they were given, one of them the latency benchmark's exclusive request.
 SNAKEFILE = """
 from snakemake.utils import validate
@@ -35,7 +35,6 @@ configfile: "{repo}/workflow/config/demo.yaml"
 config["training"]["device"] = "auto"
 validate(config, "{repo}/workflow/schemas/config.schema.yaml", set_default=True)
 include: "{repo}/workflow/rules/common.smk"
-include: "{repo}/workflow/rules/gpu.smk"
 
 rule all:
     input: expand("rec/train{{i}}.txt", i=range({jobs})), {bench}
@@ -43,15 +42,15 @@ rule all:
 rule train_job:
     output: "rec/train{{i}}.txt"
     threads: 1
-    resources: **request("train")
-    params: slot=gpu_slot("train")
+    resources: **COMPUTE.request("train")
+    params: slot=COMPUTE.gpu_slot("train")
     shell: "LAUNCHED=$(date +%s.%N) {{params.slot}} {python} record.py {{output}} {sleep}"
 
 rule bench_job:
     output: "rec/bench.txt"
-    threads: exclusive_threads("benchmark_suite")
-    resources: **exclusive_request("benchmark_suite")
-    params: slot=gpu_slot("benchmark_suite")
+    threads: COMPUTE.exclusive_threads("benchmark_suite", workflow.cores)
+    resources: **COMPUTE.exclusive_request("benchmark_suite")
+    params: slot=COMPUTE.gpu_slot("benchmark_suite")
     shell: "LAUNCHED=$(date +%s.%N) {{params.slot}} {python} record.py {{output}} {sleep}"
 """
 

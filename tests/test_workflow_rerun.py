@@ -12,7 +12,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-RUN = "results/demo/runs/demo/official/d2s-r18-gap/no-align/seed42"
+RUN = "results/test/runs/demo/official/d2s-r18-gap/no-align/seed42"
+#: The demo reduced for tests (the snakemake-workflows layout's .test/config).
+TEST_CONFIG = ("workflow/config/demo.yaml", ".test/config/config.yaml")
 
 
 def _snakemake(cwd: Path, *configs: str) -> subprocess.CompletedProcess:
@@ -25,7 +27,7 @@ def _snakemake(cwd: Path, *configs: str) -> subprocess.CompletedProcess:
             "1",
             f"{RUN}/metrics.json",
             "--configfile",
-            "workflow/config/demo.yaml",
+            *TEST_CONFIG,
             *configs,
         ],  # fmt: skip
         cwd=cwd,
@@ -42,11 +44,10 @@ def test_changed_epochs_rerun_the_run_from_scratch(tmp_path):
     metrics.json and ``d2s train`` refused the folder; now the run is trained afresh."""
     shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
     shutil.copytree(REPO / "workflow", tmp_path / "workflow")
-    tiny = {"demo": {"seed": 0, "size": 32, "image_size": 32}}
+    shutil.copytree(REPO / ".test", tmp_path / ".test")
     for epochs in (1, 2):
-        tiny["training"] = {"image_size": 32, "epochs": epochs, "batch_size": 8}
-        (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(tiny))
-        done = _snakemake(tmp_path, "tiny.yaml")
+        (tmp_path / "epochs.yaml").write_text(yaml.safe_dump({"training": {"epochs": epochs}}))
+        done = _snakemake(tmp_path, "epochs.yaml")
         log_file = tmp_path / "logs/train/demo/official/d2s-r18-gap/no-align/seed42.log"
         log = log_file.read_text() if log_file.exists() else ""
         assert done.returncode == 0, done.stderr[-3000:] + log

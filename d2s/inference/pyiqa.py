@@ -30,10 +30,10 @@ ARCH_NAME = "D2SComplexityArch"
 
 
 def metric_names() -> list[str]:
-    """The image-only trainable models of Table 1, from the model table."""
+    """The models the registry offers as scorers (d2s-r18, d2s-r50, icnet, iccorn)."""
     from d2s.registry.models import model_specs
 
-    return [s.name for s in model_specs() if s.table1_row and s.trainable and not s.reads_text]
+    return [s.name for s in model_specs() if s.scorer]
 
 
 def metric_config(name: str) -> dict:

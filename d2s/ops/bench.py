@@ -5,7 +5,7 @@ per-image inference latency, ``tests/test_bench_training.py`` and
 ``tests/test_captions_benchmark.py`` for our own pipeline's speed). This module holds
 
 - (re-exported from :mod:`d2s.ops.latency`) the rows the latency suite times (:data:`LATENCY_SPECS`,
-  from each model's ``latency`` in the model table) and how each is built and called
+  the paper's rows of :mod:`d2s.paper.models`) and how each is built and called
   (:func:`build_latency_model`), so the benchmark file and the table agree on names;
 - :func:`latency_table`, which turns a pytest-benchmark JSON into one row per model (params,
   median per-image latency, ratio to ICNet, input size, device, threads, torch version) and
@@ -34,6 +34,7 @@ from d2s.ops.latency import (
     device_name,
     runtime_info,
 )
+from d2s.paper.models import HEADLINE_RATIO, LATENCY_RATIOS, LATENCY_REFERENCE
 
 if TYPE_CHECKING:  # heavy imports stay inside the functions
     import pandas as pd
@@ -185,7 +186,8 @@ def latency_table(
     order = [m for m in LATENCY_SPECS if m in entries] + [
         m for m in entries if m not in LATENCY_SPECS
     ]
-    icnet_ms = _ms_per_image(entries["icnet"]) if "icnet" in entries else math.nan
+    reference = LATENCY_REFERENCE
+    reference_ms = _ms_per_image(entries[reference]) if reference in entries else math.nan
     rows = []
     for model in order:
         bench = entries[model]
@@ -202,7 +204,7 @@ def latency_table(
                 "params": params,
                 "params_m": round(params / 1e6, 2) if _is_number(params) else math.nan,
                 "latency_ms": latency,
-                "latency_ratio_to_icnet": latency / icnet_ms,
+                f"latency_ratio_to_{reference}": latency / reference_ms,
                 "input_size": info.get("input_size"),
                 "device": info.get("device"),
                 "threads": info.get("threads"),
@@ -218,7 +220,7 @@ def latency_table(
                 "forward": info.get("forward"),
                 "backbone": backbone,
                 "overhead_over_backbone": overhead,
-                "over_icnet_paired": info.get("over_icnet_paired", math.nan),
+                f"over_{reference}_paired": info.get(f"over_{reference}_paired", math.nan),
                 "overhead_from_parts": info.get("overhead_from_parts", math.nan),
                 "overhead_over_backbone_paired": info.get(
                     "overhead_over_backbone_paired", math.nan
@@ -254,24 +256,23 @@ def derived_ratios(data: dict, path: Path, table: pd.DataFrame) -> dict[str, Any
         x, y = cell(a, "latency_ms"), cell(b, "latency_ms")
         return x / y if x is not None and y else None
 
-    paired_icnet = cell("d2s-r18", "over_icnet_paired")
+    headline, model, reference = HEADLINE_RATIO
+    paired_reference = cell(model, f"over_{reference}_paired")
     ratios: dict[str, Any] = {
-        "d2s_r18_over_icnet": paired_icnet
-        if paired_icnet is not None
-        else ratio("d2s-r18", "icnet"),
-        "d2s_r18_over_icnet_medians": ratio("d2s-r18", "icnet"),
-        "d2s_r18_over_icnet_score_only": ratio("d2s-r18", "icnet-score"),
-        "d2s_r50_over_icnet": ratio("d2s-r50", "icnet"),
+        headline: paired_reference if paired_reference is not None else ratio(model, reference),
+        **{name: ratio(a, b) for name, (a, b) in LATENCY_RATIOS.items()},
     }
-    for arch in ("r18", "r50"):
-        parts = cell(f"d2s-{arch}", "overhead_from_parts")
-        paired = cell(f"d2s-{arch}", "overhead_over_backbone_paired")
-        medians = cell(f"d2s-{arch}", "overhead_over_backbone")
+    # the rows timed beside their own trunk (D2S): overhead from parts, else paired, else medians
+    for spec in (s for s in LATENCY_SPECS.values() if s.backbone):
+        parts = cell(spec.name, "overhead_from_parts")
+        paired = cell(spec.name, "overhead_over_backbone_paired")
+        medians = cell(spec.name, "overhead_over_backbone")
         best = next((v for v in (parts, paired, medians) if v is not None), None)
-        ratios[f"d2s_{arch}_overhead_over_backbone"] = best
-        ratios[f"d2s_{arch}_overhead_over_backbone_parts"] = parts
-        ratios[f"d2s_{arch}_overhead_over_backbone_paired"] = paired
-        ratios[f"d2s_{arch}_overhead_over_backbone_medians"] = medians
+        key = spec.name.replace("-", "_") + "_overhead_over_backbone"
+        ratios[key] = best
+        ratios[f"{key}_parts"] = parts
+        ratios[f"{key}_paired"] = paired
+        ratios[f"{key}_medians"] = medians
 
     captions = _find(data, "throughput_ratio")
     ratios["captioning_batched_speedup"] = (

@@ -31,7 +31,8 @@ import torch
 from d2s.core.io import atomic_write_text
 from d2s.method.alignment import resolve_momentum_precision
 from d2s.ops.bench import build_latency_model, runtime_info
-from d2s.registry.models import model_spec, table1_models
+from d2s.paper.models import table1_models
+from d2s.registry.models import model_spec
 from d2s.train.checks import PRECISIONS
 
 #: Sizes per profile: "full" is the paper's setting; "tiny" makes the CPU run take seconds.

@@ -1,5 +1,5 @@
-"""What the latency suite times and how: the rows (from the model table), building each one,
-and the runtime a measurement depends on.
+"""What the latency suite times and how: the rows (the paper's, :mod:`d2s.paper.models`), building
+each one, and the runtime a measurement depends on.
 
 Latency (docs/design.md §4) is the per-image forward time of the inference model at its training
 resolution: batch 1, eval mode, ``torch.inference_mode()``, median over the benchmark rounds.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from d2s.registry.models import BACKBONE_LATENCY, LatencySpec, model_specs, table1_models
+from d2s.paper.models import LATENCY_ROWS, LatencySpec, table1_models
 
 if TYPE_CHECKING:  # heavy imports stay inside the functions
     import torch
@@ -32,13 +32,8 @@ __all__ = [
 ]
 
 
-def _latency_specs() -> dict[str, LatencySpec]:
-    rows = [row for spec in model_specs() for row in spec.latency]
-    return {row.name: row for row in [*rows, *BACKBONE_LATENCY]}
-
-
-#: Every row the latency suite times, in table order (from the model table, then the trunks).
-LATENCY_SPECS: dict[str, LatencySpec] = _latency_specs()
+#: Every row the latency suite times, in table order (Table 1's models, then the trunks).
+LATENCY_SPECS: dict[str, LatencySpec] = {row.name: row for row in LATENCY_ROWS}
 
 #: The Table 1 rows the table needs by default.
 TABLE1_MODELS: tuple[str, ...] = table1_models()

@@ -21,9 +21,16 @@ import math
 from pathlib import Path
 from typing import Any
 
-from d2s.paper.runs import CrossSpec, RunSpec, run_overrides, table_cells
+from d2s.paper.runs import (
+    MATRIX_TABLES,
+    CrossSpec,
+    RunSpec,
+    key_value_words,
+    run_overrides,
+    table_cells,
+)
 
-TABLES = ("table1", "table2", "table3", "table4", "table5", "table6", "table7", "fig10", "fig11")
+TABLES = MATRIX_TABLES
 
 #: Training / test images of each dataset's official split, used when its split files are not on
 #: disk yet (docs/design.md §3). SST runs train on their size; NR-IQA runs on 80 % of the set.
@@ -113,7 +120,8 @@ def run_hours(spec: RunSpec, config: dict, costs: dict) -> tuple[float, int]:
     epochs = int(keys.get("epochs", TrainConfig.epochs))
     batch = int(keys.get("batch_size", TrainConfig.batch_size))
     size = int(keys.get("image_size", TrainConfig.image_size))
-    eal = spec.model.startswith("d2s") and keys.get("use_eal", TrainConfig.use_eal)
+    aligns = spec.model in model_names() and model_spec(spec.model).aligns_with_text
+    eal = aligns and keys.get("use_eal", TrainConfig.use_eal)
     train, test = _split_sizes(spec, keys)
     steps = epochs * math.ceil(train / batch)
     own = costs.get("models", {}).get(spec.model)
@@ -223,11 +231,4 @@ def image_cache_runs(config: dict) -> dict[tuple[str, str, int], RunSpec]:
 def image_cache_words(config: dict, dataset: str, split: str, size: int) -> list[str]:
     """``d2s cache-images`` key=value words for that cache: its run's keys at ``size``."""
     spec = image_cache_runs(config)[(dataset, split, int(size))]
-    keys = {**run_overrides(spec, config), "image_size": int(size)}
-    words = []
-    for key, value in keys.items():
-        if value is None:
-            continue
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        words.append(f"{key}={text}")
-    return words
+    return key_value_words({**run_overrides(spec, config), "image_size": int(size)})

@@ -109,7 +109,7 @@ def _job(rule: str, local: bool, threads: int, res: dict[str, str]) -> Job:
         gpus=gpus,
         partition=res.get("slurm_partition") or None,
         # Dry runs print localrules as `rule`; the workflow gives every submitted rule a request
-        # (workflow/rules/common.smk request()) and its localrules none.
+        # (d2s/ops/workflow.py Compute.request) and its localrules none.
         local=local or not {"slurm_account", "slurm_partition", "mem_mb", "runtime"} & set(res),
     )
 

@@ -61,6 +61,16 @@ def dataset_folder(dataset: str, resources: str) -> str:
     return f"{resources}/datasets/{dataset}"
 
 
+def split_folder(dataset: str, kind: str, resources: str) -> str:
+    """Where ``d2s data splits`` writes a dataset's split files of one kind (sst, nriqa, …)."""
+    return f"{resources}/splits/{dataset}/{kind}"
+
+
+def text_features_file(dataset: str, source: str, resources: str) -> str:
+    """The cached CLIP text features of a dataset's captions from ``source`` (a captioner)."""
+    return f"{resources}/text_features/{dataset}/{source}.pt"
+
+
 def variant_overrides(variant: str, config: dict[str, Any]) -> dict[str, Any]:
     """``d2s train`` overrides of a variant name (``default`` or tokens joined by ``_``).
 
@@ -149,12 +159,26 @@ class Cell:
         return self.spec.source.model if isinstance(self.spec, CrossSpec) else self.spec.model
 
 
+#: The tables with runs of their own (Table 8 is built from Tables 1 and 7), in the paper's order.
+MATRIX_TABLES = (
+    "table1",
+    "table2",
+    "table3",
+    "table4",
+    "table5",
+    "table6",
+    "table7",
+    "fig10",
+    "fig11",
+)
+
+
 def _seeds(config: dict, table: str) -> list[int]:
     return list(config["experiments"][table].get("seeds", config["seeds"]))
 
 
 def table_cells(table: str, config: dict[str, Any]) -> list[Cell]:
-    """Every (row, group, run) of ``table`` (``table1`` … ``table7``, ``fig10``, ``fig11``)."""
+    """Every (row, group, run) of ``table`` (one of :data:`MATRIX_TABLES`)."""
     exp = config["experiments"]
     ic = exp["ic9600"]
     spec = exp.get(table, {})
@@ -292,16 +316,16 @@ def run_overrides(spec: RunSpec, config: dict[str, Any]) -> dict[str, Any]:
         # the decoded-image caches live with the config's other derived data, not in ./resources
         out["image_cache"] = f"{resources}/cache/images"
     if spec.split.startswith("sst"):
-        out.update(split_dir=f"{resources}/splits/{spec.dataset}/sst", train_split=spec.split)
+        out.update(split_dir=split_folder(spec.dataset, "sst", resources), train_split=spec.split)
     elif spec.split == "nriqa":
-        out.update(split_dir=f"{resources}/splits/{spec.dataset}/nriqa")
+        out.update(split_dir=split_folder(spec.dataset, "nriqa", resources))
         if out.get("select") == "val":
             out["val_split"] = "val"
     elif spec.split != "official":
         raise ValueError(f"unknown split {spec.split!r}")
     if needs_text(out):
         captioner = released_captioner(spec.dataset, captioner, out["model"], config)
-        out["text_features"] = f"{resources}/text_features/{spec.dataset}/{captioner}.pt"
+        out["text_features"] = text_features_file(spec.dataset, captioner, resources)
     return out
 
 
@@ -319,6 +343,18 @@ def released_captioner(dataset: str, captioner: str, model: str, config: dict[st
     if captioner == "blip" and dataset in released and not model_spec(model).reads_text:
         return RELEASED_BLIP
     return captioner
+
+
+def key_value_words(keys: dict[str, Any]) -> list[str]:
+    """``key=value`` words of ``d2s train`` keys as a config file spells them (booleans
+    ``true`` / ``false``); keys set to ``None`` are left out (the default applies)."""
+    words = []
+    for key, value in keys.items():
+        if value is None:
+            continue
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        words.append(f"{key}={text}")
+    return words
 
 
 def needs_text(overrides: dict[str, Any]) -> bool:

@@ -18,7 +18,8 @@ import pandas as pd
 
 import d2s.paper.significance as significance
 from d2s.core.io import atomic_write_text
-from d2s.paper.runs import Cell
+from d2s.paper.models import is_baseline, table1_param_models, table8_models
+from d2s.paper.runs import Cell, table_cells
 
 METRICS = ("srcc", "plcc", "rmse", "rmae")
 #: The options that produced a number, carried from every run's metrics.json into every table row.
@@ -262,14 +263,6 @@ def write_table(table: str, frame: pd.DataFrame, out_csv: str | Path, meta: dict
     atomic_write_text(render_markdown(table, frame, meta), out_csv.with_suffix(".md"))
 
 
-def table1_param_models(trained: list[str]) -> list[str]:
-    """Table 1's Params/Latency rows: the trained models, then the table's untrainable models
-    (HyperIQA, TOPIQ: params and latency only), from the model table."""
-    from d2s.registry.models import model_spec, table1_models
-
-    return [*trained, *(m for m in table1_models() if not model_spec(m).trainable)]
-
-
 def model_rows(models: list[str], latency_csv: str | Path | None) -> pd.DataFrame:
     """Table 1's Params (counted from the built models) and Latency (benchmark output) rows."""
     from d2s.registry import build, count_parameters
@@ -301,14 +294,6 @@ def model_rows(models: list[str], latency_csv: str | Path | None) -> pd.DataFram
     return pd.DataFrame(lines)
 
 
-def is_baseline(model: str) -> bool:
-    """The literature's vision-only complexity models (Table 8's vision-only group: ICNet,
-    ICCORN, HyperIQA): the references of the significance columns (:mod:`d2s.paper.significance`)."""
-    from d2s.registry.models import model_spec
-
-    return model_spec(model).table8_group == "vision-only"
-
-
 def build_table(
     table: str,
     cells: list[Cell],
@@ -332,13 +317,6 @@ def build_table(
     return frame
 
 
-def _table8_models(group: str) -> tuple[str, ...]:
-    """The models of a Table 8 group (from the model table)."""
-    from d2s.registry.models import model_specs
-
-    return tuple(spec.name for spec in model_specs() if spec.table8_group == group)
-
-
 def build_table8(
     table1_csv: str | Path,
     table7_csv: str | Path,
@@ -353,8 +331,8 @@ def build_table8(
     picks = []
     for frame, rows, group, source_group in (
         (t7, ("florence-cap1", "blip"), "text-only", "caption only"),
-        (t1, _table8_models("vision-only"), "vision-only", ""),
-        (t1, _table8_models("vision-text fusion"), "vision-text fusion", ""),
+        (t1, table8_models("vision-only"), "vision-only", ""),
+        (t1, table8_models("vision-text fusion"), "vision-text fusion", ""),
     ):
         part = frame[
             (frame["status"] == "reproduced")
@@ -373,3 +351,25 @@ def build_table8(
     frame = finish("table8", with_paper(summary, read_paper(paper_csv)), meta)
     write_table("table8", frame, out_csv, meta)
     return frame
+
+
+def build_for_config(
+    table: str,
+    config: dict[str, Any],
+    inputs: dict[str, Any],
+    paper_csv: str | Path,
+    out_csv: str | Path,
+) -> pd.DataFrame:
+    """One table of a workflow config (the workflow's ``table`` rule): Table 8 from the
+    reproduced Tables 1 and 7 (``inputs`` ``table1``, ``table7``), every other table from its
+    runs, Table 1 with the Params / Latency rows of its models (``inputs`` ``latency``: the
+    latency benchmark's CSV, when the config runs it)."""
+    meta = {"config": config.get("config_name", ""), "run_label": config.get("run_label", "")}
+    if table == "table8":
+        return build_table8(inputs["table1"], inputs["table7"], paper_csv, out_csv, meta)
+    extra = None
+    if table == "table1":
+        models = table1_param_models(config["experiments"]["table1"]["models"])
+        extra = model_rows(models, inputs.get("latency"))
+    cells = table_cells(table, config)
+    return build_table(table, cells, config["results"], paper_csv, out_csv, meta, extra_rows=extra)

@@ -1,10 +1,11 @@
-"""The model table: every fact about a named model, in one :class:`ModelSpec` per name.
+"""The model table: what a named model is, in one :class:`ModelSpec` per name.
 
 Everything else derives from it: :func:`d2s.registry.build` and :func:`model_names`, the training
 adapter (:mod:`d2s.train.tasks`), which runs need caption features (``TrainConfig.needs_text``),
-the ``eal_mode`` label of a run, scoring's refusal of text-input models, the latency suite
-(:data:`d2s.ops.bench.LATENCY_SPECS`) and the rows of Tables 1 and 8. Adding a model is one
-:func:`register` call; nothing else branches on a model's name.
+the ``eal_mode`` label of a run, scoring's refusal of text-input models and the scorers offered
+through torch.hub and pyiqa. Adding a model is one :func:`register` call; nothing else branches on
+a model's name. Which paper table shows a model, under which label, and the latency suite's rows
+are the paper's facts, not the model's: :mod:`d2s.paper.models`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Literal
 #: How ``d2s train`` trains a model (the adapters of :mod:`d2s.train.tasks`):
 #: ``d2s`` — MSE + EAL + FAL (Eq. 11); ``own-loss`` — the model's ``loss(images, targets)``
 #: (ICNet, ICCORN); ``mse`` — MSE of the model's prediction; ``None`` — not trainable here
-#: (HyperIQA and TOPIQ are Table 1's params/latency rows only).
+#: (HyperIQA and TOPIQ: built for their parameter counts and latency only).
 TaskKind = Literal["d2s", "own-loss", "mse"]
 
 #: What a model's forward reads from a batch, in argument order.
@@ -28,33 +29,8 @@ IMAGES_AND_TEXT: Inputs = ("images", "text_features")
 
 
 @dataclass(frozen=True)
-class LatencySpec:
-    """One timed row of the latency suite (docs/design.md §4).
-
-    Args:
-        name: row name in the table (a model name, or ``<arch>-backbone``).
-        input_size: side of the square input (the model's training resolution).
-        build: model name to build, or ``None`` for a bare timm backbone.
-        build_kwargs: extra arguments for the builder.
-        forward: method called on the model (``forward`` or ``forward_maps``).
-        backbone: for D2S, the row of its bare backbone (the overhead floor).
-        fixed_size: the architecture only accepts ``input_size`` (the tiny smoke run keeps it).
-        note: how the model is called, recorded with the result.
-    """
-
-    name: str
-    input_size: int
-    build: str | None
-    build_kwargs: tuple[tuple[str, Any], ...] = ()
-    forward: str = "forward"
-    backbone: str | None = None
-    fixed_size: bool = False
-    note: str = ""
-
-
-@dataclass(frozen=True)
 class ModelSpec:
-    """Everything the suite knows about one named model.
+    """What one named model is: how it is built, trained and fed.
 
     Args:
         name: the name used on the command line, in configs and in result folders.
@@ -67,9 +43,8 @@ class ModelSpec:
             training when ``use_eal`` or ``use_fal`` is on, and its runs carry an ``eal_mode``.
         recipe: training recipe (``TrainConfig.recipe``); the recipe's defaults apply to the model
             below the config file and the command line.
-        latency: its rows in the latency suite (ICNet has two: with and without its map head).
-        table1_row: its row label in Table 1 and Figs. 2-3, ``None`` if not in Table 1.
-        table8_group: its group in Table 8, ``None`` if not in Table 8.
+        scorer: offered as an image-complexity scorer, a torch.hub entry point and a pyiqa metric
+            (the suite's full models, not the ablations or the caption-input heads).
     """
 
     name: str
@@ -79,14 +54,17 @@ class ModelSpec:
     inputs: Inputs = IMAGES
     aligns_with_text: bool = False
     recipe: str = "d2s"
-    latency: tuple[LatencySpec, ...] = ()
-    table1_row: str | None = None
-    table8_group: str | None = None
+    scorer: bool = False
 
     @property
     def reads_text(self) -> bool:
         """Reads caption features at test time as well as in training (Table 7's models)."""
         return "text_features" in self.inputs
+
+    @property
+    def reads_images(self) -> bool:
+        """Reads images (every model but the caption-only head, which has no image trunk)."""
+        return "images" in self.inputs
 
     @property
     def trainable(self) -> bool:
@@ -148,11 +126,6 @@ def trainable_models() -> list[str]:
     return [name for name in model_names() if _SPECS[name].trainable]
 
 
-def table1_models() -> tuple[str, ...]:
-    """The models with a Table 1 row, in table order."""
-    return tuple(spec.name for spec in model_specs() if spec.table1_row)
-
-
 def d2s_name_of(**kwargs) -> str | None:
     """The name of the D2S model built with exactly these constructor arguments, if any."""
     wanted = sorted(kwargs.items())
@@ -166,7 +139,6 @@ def d2s_name_of(**kwargs) -> str | None:
 # The models of the paper
 
 _D2S = "d2s.method.model:D2S"
-_D2S_NOTE = "inference model: backbone + AttnPool + head (no projection, no text encoder)"
 
 for _arch in ("r18", "r50"):
     _backbone = {"r18": "resnet18", "r50": "resnet50"}[_arch]
@@ -177,44 +149,11 @@ for _arch in ("r18", "r50"):
             kwargs=(("backbone", _backbone), ("pool", "attn")),
             task="d2s",
             aligns_with_text=True,
-            latency=(
-                LatencySpec(
-                    f"d2s-{_arch}",
-                    512,
-                    f"d2s-{_arch}",
-                    backbone=f"{_backbone}-backbone",
-                    note=_D2S_NOTE,
-                ),
-            ),
-            table1_row=f"D2S-{_arch.upper()}",
-            table8_group="vision-text fusion",
+            scorer=True,
         )
     )
 register(
-    ModelSpec(
-        "icnet",
-        "d2s.baselines.icnet:icnet",
-        task="own-loss",
-        recipe="icnet",
-        latency=(
-            LatencySpec(
-                "icnet",
-                512,
-                "icnet",
-                forward="forward_maps",
-                note="forward_maps: score and 64x64 complexity map, as the authors' ICNet forward "
-                "returns both (the params count includes the map head)",
-            ),
-            LatencySpec(
-                "icnet-score",
-                512,
-                "icnet",
-                note="forward: score only, map head skipped (a lower bound for ICNet)",
-            ),
-        ),
-        table1_row="ICNet",
-        table8_group="vision-only",
-    )
+    ModelSpec("icnet", "d2s.baselines.icnet:icnet", task="own-loss", recipe="icnet", scorer=True)
 )
 register(
     ModelSpec(
@@ -222,48 +161,12 @@ register(
         "d2s.baselines.iccorn:iccorn",
         task="own-loss",
         recipe="icnet",  # the paper publishes no recipe of its own (docs/design.md §2)
-        latency=(
-            LatencySpec(
-                "iccorn",
-                512,
-                "iccorn",
-                forward="forward_maps",
-                note="forward_maps: CORN score and complexity map, like ICNet",
-            ),
-        ),
-        table1_row="ICCORN",
-        table8_group="vision-only",
+        scorer=True,
     )
 )
-register(
-    ModelSpec(
-        "hyperiqa",
-        "d2s.baselines.iqa:hyperiqa",
-        latency=(
-            LatencySpec(
-                "hyperiqa",
-                224,
-                "hyperiqa",
-                build_kwargs=(("num_crop", 1),),
-                fixed_size=True,
-                note="num_crop=1: one 224x224 pass per image (pyiqa's eval default averages 25 "
-                "crops, which would be 25 passes)",
-            ),
-        ),
-        table1_row="HyperIQA",
-        table8_group="vision-only",
-    )
-)
-register(
-    ModelSpec(
-        "topiq",
-        "d2s.baselines.iqa:topiq",
-        latency=(
-            LatencySpec("topiq", 384, "topiq", note="TOPIQ-NR (CFANet, ResNet-50) at 384x384"),
-        ),
-        table1_row="TOPIQ",
-    )
-)
+# HyperIQA and TOPIQ are not trained here: Table 1 shows their params and latency only
+register(ModelSpec("hyperiqa", "d2s.baselines.iqa:hyperiqa"))
+register(ModelSpec("topiq", "d2s.baselines.iqa:topiq"))
 for _arch in ("r18", "r50"):  # Table 5, case (a): GAP instead of AttnPool
     _backbone = {"r18": "resnet18", "r50": "resnet50"}[_arch]
     register(
@@ -288,16 +191,3 @@ for _arch in ("r18", "r50"):
     )
 
 del _arch, _backbone
-
-#: Latency rows that are not models: the bare trunks, D2S's overhead floor.
-BACKBONE_LATENCY: tuple[LatencySpec, ...] = tuple(
-    LatencySpec(
-        f"{arch}-backbone",
-        512,
-        None,
-        build_kwargs=(("arch", arch),),
-        note=f"timm {arch} features_only, last stage only: the trunk D2S-{arch[0].upper()}"
-        f"{arch[-2:]} uses",
-    )
-    for arch in ("resnet18", "resnet50")
-)

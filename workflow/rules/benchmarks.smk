@@ -4,7 +4,7 @@
 # into Table 1's Params / Latency columns, the data of Fig. 3, and the ratios the efficiency
 # claims are judged by. CUDA when torch sees a GPU (every call synchronised), the CPU otherwise;
 # device, threads and torch version are recorded with the results. Tables 1 reads latency.csv.
-# Helpers: common.smk.
+# Input functions: common.smk.
 
 
 rule benchmark_suite:
@@ -14,14 +14,16 @@ rule benchmark_suite:
         "logs/benchmarks/pytest-benchmark.log",
     benchmark:
         "benchmarks/benchmarks/pytest-benchmark.tsv"
+    conda:
+        "../envs/d2s.yaml"
     # measured alone: every core (and every GPU slot) of a local run, a whole node under SLURM
-    threads: exclusive_threads("benchmark_suite")
+    threads: COMPUTE.exclusive_threads("benchmark_suite", workflow.cores)
     resources:
-        **exclusive_request("benchmark_suite"),
+        **COMPUTE.exclusive_request("benchmark_suite"),
     params:
         d2s=D2S,
-        slot=gpu_slot("benchmark_suite"),
-        threads=threads_of("benchmark_suite"),
+        slot=COMPUTE.gpu_slot("benchmark_suite"),
+        threads=COMPUTE.threads("benchmark_suite"),
     shell:
         "{params.slot} {params.d2s} bench run --json {output.json:q} --threads {params.threads}"
         " --alone > {log:q} 2>&1"
@@ -37,9 +39,11 @@ rule latency_table:
         "logs/benchmarks/latency_table.log",
     benchmark:
         "benchmarks/benchmarks/latency_table.tsv"
-    threads: threads_of("default")
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("default")
     resources:
-        **request("default"),
+        **COMPUTE.request("default"),
     params:
         d2s=D2S,
     shell:

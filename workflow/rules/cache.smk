@@ -4,31 +4,12 @@
 # them all before the runs, once, so a cluster does not decode a dataset in every job. A run
 # checks its cache's manifest itself and rebuilds a stale one, so the record written here is a
 # DAG marker only. The run list comes from d2s/ops/plan.py (the tables' runs, d2s/paper/runs.py).
-# Needs RES, D2S, dataset_ready, threads_of and request (Snakefile, common.smk).
-import shlex
-
-from d2s.ops.plan import image_cache_runs, image_cache_words
-
-CACHE_RECORD = f"{RES}/cache/images/records/{{dataset}}/{{split}}/{{size}}px.json"
-
-
-def cache_splits(wildcards):
-    """The split file a cached split comes from (none for the dataset's official split)."""
-    if wildcards.split == "official":
-        return []
-    folder = "sst" if wildcards.split.startswith("sst") else wildcards.split
-    return [f"{RES}/splits/{wildcards.dataset}/{folder}/splits.json"]
-
-
-def cache_run_keys(wildcards):
-    """The `d2s train` keys of the runs reading this cache (d2s/ops/plan.py), shell-quoted."""
-    words = image_cache_words(config, wildcards.dataset, wildcards.split, wildcards.size)
-    return shlex.join(words)
+# Input functions: common.smk.
 
 
 rule image_cache:
     input:
-        ready=dataset_ready,
+        ready=ready("dataset"),
         splits=cache_splits,
     output:
         record=CACHE_RECORD,
@@ -39,9 +20,11 @@ rule image_cache:
     wildcard_constraints:
         split=r"official|nriqa|sst\d+",
         size=r"\d+",
-    threads: threads_of("image_cache")
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("image_cache")
     resources:
-        **request("image_cache"),
+        **COMPUTE.request("image_cache"),
     params:
         d2s=D2S,
         run_keys=cache_run_keys,
@@ -52,7 +35,4 @@ rule image_cache:
 
 rule image_caches:
     input:
-        [
-            CACHE_RECORD.format(dataset=d, split=s, size=n)
-            for d, s, n in sorted(image_cache_runs(config))
-        ],
+        all_image_caches(),

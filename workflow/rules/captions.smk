@@ -2,13 +2,13 @@
 # into a resumable cache (`d2s caption`), and the frozen CLIP text encoder turns the captions into
 # cached features and entropies (`d2s text-features`). On the demo, its own scene descriptions
 # stand in for BLIP (docs/design.md §6) and the text encoder has random weights.
-# Helpers: common.smk.
+# Input functions: common.smk.
 
 
 rule captions_demo:
     input:
         descriptions=demo_descriptions,
-        ready=f"{RES}/demo/demo.json",
+        ready=T.ready_marker("demo", RES),
     output:
         tsv=f"{RES}/captions/{{demo_set}}/blip.tsv",
         meta=f"{RES}/captions/{{demo_set}}/blip.tsv.json",
@@ -16,13 +16,15 @@ rule captions_demo:
         "logs/captions/{demo_set}_blip.log",
     benchmark:
         "benchmarks/captions/{demo_set}_blip.tsv"
-    threads: threads_of("default")
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("default")
     resources:
-        **request("default"),
+        **COMPUTE.request("default"),
     params:
         d2s=D2S,
-        name=demo_loader,
-        root=demo_root,
+        name=loader("demo_set"),
+        root=root("demo_set"),
     shell:
         "{params.d2s} caption --captioner demo --dataset {params.name} --root {params.root:q}"
         " --model {input.descriptions:q} --out {output.tsv:q} > {log:q} 2>&1"
@@ -32,7 +34,7 @@ rule captions_demo:
 # a failure or kill); a finished cache is copied to the declared outputs, sidecar last.
 rule captions:
     input:
-        ready=real_ready,
+        ready=ready("real_set"),
     output:
         tsv=f"{RES}/captions/{{real_set}}/{{captioner}}.tsv",
         meta=f"{RES}/captions/{{real_set}}/{{captioner}}.tsv.json",
@@ -40,18 +42,20 @@ rule captions:
         "logs/captions/{real_set}_{captioner}.log",
     benchmark:
         "benchmarks/captions/{real_set}_{captioner}.tsv"
-    threads: threads_of("captions")
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("captions")
     resources:
-        **request("captions"),
+        **COMPUTE.request("captions"),
     params:
         d2s=D2S,
-        root=real_root,
+        root=root("real_set"),
         model=caption_model,
         work=f"{RES}/captions/{{real_set}}/work/{{captioner}}.tsv",
         batch_size=CAPTIONS["batch_size"],
         device=CAPTIONS["device"],
         precision=CAPTIONS["precision"],
-        slot=gpu_slot("captions"),
+        slot=COMPUTE.gpu_slot("captions"),
         decoding=CAPTIONS["florence_decoding"],
     shell:
         "{params.slot} {params.d2s} caption --captioner {wildcards.captioner} --model {params.model:q}"
@@ -66,7 +70,7 @@ rule captions:
 # checked against the split's names and labels instead of running BLIP.
 rule captions_released:
     input:
-        ready=real_ready,
+        ready=ready("real_set"),
         file=released_caption_file,
     output:
         tsv=f"{RES}/captions/{{real_set}}/blip-released.tsv",
@@ -75,12 +79,14 @@ rule captions_released:
         "logs/captions/{real_set}_blip-released.log",
     benchmark:
         "benchmarks/captions/{real_set}_blip-released.tsv"
-    threads: threads_of("default")
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("default")
     resources:
-        **request("default"),
+        **COMPUTE.request("default"),
     params:
         d2s=D2S,
-        root=real_root,
+        root=root("real_set"),
     shell:
         "{params.d2s} caption import {input.file:q} --root {params.root:q} --out {output.tsv:q}"
         " > {log:q} 2>&1"
@@ -91,14 +97,16 @@ rule text_features:
         tsv=f"{RES}/captions/{{dataset}}/{{caption_source}}.tsv",
         meta=f"{RES}/captions/{{dataset}}/{{caption_source}}.tsv.json",
     output:
-        features=f"{RES}/text_features/{{dataset}}/{{caption_source}}.pt",
+        features=text_features_file("{dataset}", "{caption_source}", RES),
     log:
         "logs/text_features/{dataset}_{caption_source}.log",
     benchmark:
         "benchmarks/text_features/{dataset}_{caption_source}.tsv"
-    threads: threads_of("text_features")
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("text_features")
     resources:
-        **request("text_features"),
+        **COMPUTE.request("text_features"),
     params:
         d2s=D2S,
         weights=clip_weights,
@@ -111,4 +119,4 @@ rule text_features:
 
 rule captions_all:
     input:
-        all_text_features(),
+        T.all_text_features(config),

@@ -1,7 +1,7 @@
 # Datasets (docs/design.md §3): the demo data, downloads of the public sets, placement of the sets
 # a user must supply, and split files. A dataset folder is complete when it holds
 # `.d2s-verified.json`, which `d2s data fetch/place` write last, after verifying every image and
-# label. Helpers: common.smk.
+# label. Input functions: common.smk.
 
 
 rule data_demo:
@@ -12,17 +12,19 @@ rule data_demo:
         cross=f"{RES}/demo/cross/labels.csv",
         distortion=f"{RES}/demo/distortion/dmos.csv",
         distortion_captions=f"{RES}/demo/distortion/captions.tsv",
-        record=f"{RES}/demo/demo.json",
+        record=T.ready_marker("demo", RES),
     log:
         "logs/data/demo.log",
     benchmark:
         "benchmarks/data/demo.tsv"
-    threads: threads_of("data")
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("data")
     resources:
-        **request("data"),
+        **COMPUTE.request("data"),
     params:
         d2s=D2S,
-        root=f"{RES}/demo",
+        root=folder_of("record", io="output"),
         seed=config["demo"]["seed"],
         size=config["demo"]["size"],
         image_size=config["demo"]["image_size"],
@@ -33,20 +35,22 @@ rule data_demo:
 
 rule data_fetch:
     output:
-        marker=verified("{public}"),
+        marker=T.verified("{public}", RES),
     log:
         "logs/data/fetch_{public}.log",
     benchmark:
         "benchmarks/data/fetch_{public}.tsv"
-    threads: threads_of("data")
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("data")
     resources:
-        **request("data"),
+        **COMPUTE.request("data"),
     params:
         d2s=D2S,
-        dest=f"{RES}/datasets/{{public}}",
+        dest=folder_of("marker", io="output"),
         downloads=f"{RES}/downloads/{{public}}",
         source=fetch_source,
-        any_count=fetch_flags,
+        any_count=count_flag("public"),
     shell:
         "{params.d2s} data fetch {wildcards.public} --dest {params.dest:q} --source {params.source}"
         " --downloads {params.downloads:q} {params.any_count} > {log:q} 2>&1"
@@ -56,18 +60,20 @@ rule data_place:
     input:
         src=user_source,
     output:
-        marker=verified("{user_set}"),
+        marker=T.verified("{user_set}", RES),
     log:
         "logs/data/place_{user_set}.log",
     benchmark:
         "benchmarks/data/place_{user_set}.tsv"
-    threads: threads_of("data")
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("data")
     resources:
-        **request("data"),
+        **COMPUTE.request("data"),
     params:
         d2s=D2S,
-        dest=f"{RES}/datasets/{{user_set}}",
-        any_count=place_flags,
+        dest=folder_of("marker", io="output"),
+        any_count=count_flag("user_set"),
     shell:
         "{params.d2s} data place {wildcards.user_set} --src {input.src:q} --dest {params.dest:q}"
         " {params.any_count} > {log:q} 2>&1"
@@ -75,24 +81,26 @@ rule data_place:
 
 rule data_splits:
     input:
-        ready=dataset_ready,
+        ready=ready("dataset"),
     output:
-        record=f"{RES}/splits/{{dataset}}/{{kind}}/splits.json",
+        record=T.split_record("{dataset}", "{kind}", RES),
     log:
         "logs/data/splits_{dataset}_{kind}.log",
     benchmark:
         "benchmarks/data/splits_{dataset}_{kind}.tsv"
-    threads: threads_of("data")
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("data")
     resources:
-        **request("data"),
+        **COMPUTE.request("data"),
     params:
         d2s=D2S,
-        name=dataset_loader,
-        root=dataset_root,
-        out=f"{RES}/splits/{{dataset}}/{{kind}}",
+        name=loader("dataset"),
+        root=root("dataset"),
+        out=folder_of("record", io="output"),
         seed=config["splits"]["seed"],
         val_fraction=config["splits"]["val_fraction"],
-        sizes=sst_sizes,
+        sizes=SST_SIZES,
     shell:
         "{params.d2s} data splits {params.name} {params.root:q} --out {params.out:q} --kind {wildcards.kind}"
         " --seed {params.seed} --val-fraction {params.val_fraction} --sizes {params.sizes}"
@@ -101,9 +109,9 @@ rule data_splits:
 
 rule data_public:
     input:
-        [verified(name) for name in PUBLIC],
+        T.all_downloads(config),
 
 
 rule data_user:
     input:
-        [verified(name) for name in USER_SETS],
+        T.all_user_sets(config),

@@ -1,28 +1,31 @@
 # The paper's figures (docs/design.md §5), each rendered by `d2s figure` from the suite's result
 # files: tables (Figs. 2, 3, 10, 11), run predictions (8, 9, 15), trained models and test images
 # (6, 7, 16), before/after-alignment features of a D2S run (4d, 4e, 12-14) and the caption cache
-# (17-18); which is which: d2s.paper.figures.INPUTS. Each figure: PNG (300 dpi) + PDF + the plotted
-# data (CSV) + a JSON record of its inputs, under figures/ (paper config) or figures/<results
-# folder name> (e.g. figures/demo). `figures/all` (`figures/demo/all`) is the gallery page listing
-# every figure with its caption and runs. Helpers: common.smk.
+# (17-18); which is which: d2s.paper.figures.INPUTS, what each reads: d2s/paper/figure_inputs.py.
+# Each figure: PNG (300 dpi) + PDF + the plotted data (CSV) + a JSON record of its inputs, under
+# figures/ (paper config) or figures/<results folder name> (e.g. figures/demo). `figures/all`
+# (`figures/demo/all`) is the gallery page listing every figure with its caption and runs.
+# Input functions: common.smk.
 
 
 rule figure_from_table:
     input:
         table=figure_table_input,
     output:
-        multiext(FIG + "/{table_fig}", *FIG_EXTS),
+        multiext(f"{FIG}/{{table_fig}}", *T.FIGURE_FILES),
     log:
-        "logs/" + FIG + "/{table_fig}.log",
+        f"logs/{FIG}/{{table_fig}}.log",
     benchmark:
-        "benchmarks/" + FIG + "/{table_fig}.tsv"
-    threads: threads_of("default")
+        f"benchmarks/{FIG}/{{table_fig}}.tsv"
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("default")
     resources:
-        **request("default"),
+        **COMPUTE.request("default"),
     params:
         d2s=D2S,
-        out=FIG + "/{table_fig}",
-        meta=figure_meta,
+        out=f"{FIG}/{{table_fig}}",
+        meta=FIGURE_META,
     shell:
         "{params.d2s} figure {wildcards.table_fig} --table {input.table:q} --out {params.out:q}"
         " {params.meta} > {log:q} 2>&1"
@@ -32,19 +35,21 @@ rule figure_from_runs:
     input:
         figure_run_inputs,
     output:
-        multiext(FIG + "/{run_fig}", *FIG_EXTS),
+        multiext(f"{FIG}/{{run_fig}}", *T.FIGURE_FILES),
     log:
-        "logs/" + FIG + "/{run_fig}.log",
+        f"logs/{FIG}/{{run_fig}}.log",
     benchmark:
-        "benchmarks/" + FIG + "/{run_fig}.tsv"
-    threads: threads_of("figure")
+        f"benchmarks/{FIG}/{{run_fig}}.tsv"
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("figure")
     resources:
-        **request("figure"),
+        **COMPUTE.request("figure"),
     params:
         d2s=D2S,
-        out=FIG + "/{run_fig}",
+        out=f"{FIG}/{{run_fig}}",
         runs=figure_run_args,
-        meta=figure_meta,
+        meta=FIGURE_META,
     shell:
         "{params.d2s} figure {wildcards.run_fig} {params.runs} --out {params.out:q}"
         " --threads {threads} {params.meta} > {log:q} 2>&1"
@@ -54,14 +59,16 @@ rule figure_features:
     input:
         figure_feature_inputs,
     output:
-        npz=FIG + "/data/{features}.npz",
+        npz=F.features_file("{features}", config),
     log:
-        "logs/" + FIG + "/{features}.log",
+        f"logs/{FIG}/{{features}}.log",
     benchmark:
-        "benchmarks/" + FIG + "/{features}.tsv"
-    threads: threads_of("figure")
+        f"benchmarks/{FIG}/{{features}}.tsv"
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("figure")
     resources:
-        **request("figure"),
+        **COMPUTE.request("figure"),
     params:
         d2s=D2S,
         run=probe_run_arg,
@@ -72,22 +79,24 @@ rule figure_features:
 
 rule figure_alignment:
     input:
-        features=FIG + "/data/alignment.npz",
+        features=F.features_file(F.FEATURES[0], config),
         compared=compared_features,
     output:
-        multiext(FIG + "/{alignment_fig}", *FIG_EXTS),
+        multiext(f"{FIG}/{{alignment_fig}}", *T.FIGURE_FILES),
     log:
-        "logs/" + FIG + "/{alignment_fig}.log",
+        f"logs/{FIG}/{{alignment_fig}}.log",
     benchmark:
-        "benchmarks/" + FIG + "/{alignment_fig}.tsv"
-    threads: threads_of("figure")
+        f"benchmarks/{FIG}/{{alignment_fig}}.tsv"
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("figure")
     resources:
-        **request("figure"),
+        **COMPUTE.request("figure"),
     params:
         d2s=D2S,
-        out=FIG + "/{alignment_fig}",
+        out=f"{FIG}/{{alignment_fig}}",
         compare=compared_features_arg,
-        meta=figure_meta,
+        meta=FIGURE_META,
     shell:
         "{params.d2s} figure {wildcards.alignment_fig} --features {input.features:q}"
         " {params.compare} --out {params.out:q} --threads {threads} {params.meta} > {log:q} 2>&1"
@@ -96,22 +105,24 @@ rule figure_alignment:
 rule figure_captions:
     input:
         captions=f"{RES}/captions/{IC}/blip.tsv",
-        ready=ready_marker(IC),
+        ready=T.ready_marker(IC, RES),
     output:
-        multiext(FIG + "/{caption_fig}", *FIG_EXTS),
+        multiext(f"{FIG}/{{caption_fig}}", *T.FIGURE_FILES),
     log:
-        "logs/" + FIG + "/{caption_fig}.log",
+        f"logs/{FIG}/{{caption_fig}}.log",
     benchmark:
-        "benchmarks/" + FIG + "/{caption_fig}.tsv"
-    threads: threads_of("default")
+        f"benchmarks/{FIG}/{{caption_fig}}.tsv"
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("default")
     resources:
-        **request("default"),
+        **COMPUTE.request("default"),
     params:
         d2s=D2S,
-        out=FIG + "/{caption_fig}",
+        out=f"{FIG}/{{caption_fig}}",
         dataset=loader_name(IC),
-        root=dataset_folder(IC, RES),
-        meta=figure_meta,
+        root=folder_of("ready"),
+        meta=FIGURE_META,
     shell:
         "{params.d2s} figure {wildcards.caption_fig} --captions {input.captions:q}"
         " --dataset {params.dataset} --root {params.root:q} --out {params.out:q}"
@@ -121,11 +132,13 @@ rule figure_captions:
 # The PNGs again, in one folder that `snakemake --report` can show as the "Figures" category.
 rule figure_report:
     input:
-        files=all_figure_files(),
+        files=T.all_figure_files(config),
     output:
-        report(directory(FIG + "/report"), patterns=["{name}.png"], category="Figures"),
+        report(directory(f"{FIG}/report"), patterns=["{name}.png"], category="Figures"),
     log:
-        "logs/" + FIG + "/report.log",
+        f"logs/{FIG}/report.log",
+    conda:
+        "../envs/d2s.yaml"
     params:
         pngs=report_pngs,
     shell:
@@ -134,17 +147,19 @@ rule figure_report:
 
 rule figures_all:
     input:
-        records=all_figure_records(),
-        files=all_figure_files(),
-        report=FIG + "/report",
+        records=T.all_figure_records(config),
+        files=T.all_figure_files(config),
+        report=f"{FIG}/report",
     output:
-        page=FIG + "/all",
-        index=FIG + "/index.md",
+        page=f"{FIG}/all",
+        index=f"{FIG}/index.md",
     log:
-        "logs/" + FIG + "/all.log",
+        f"logs/{FIG}/all.log",
+    conda:
+        "../envs/d2s.yaml"
     params:
         d2s=D2S,
-        meta=figure_meta,
+        meta=FIGURE_META,
     shell:
         "{params.d2s} figure gallery --records {input.records:q} --out {output.page:q}"
         " {params.meta} > {log:q} 2>&1"

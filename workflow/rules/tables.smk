@@ -1,21 +1,23 @@
 # The paper's tables (docs/design.md §5): reproduced mean ± std over seeds beside the paper's
 # values (results/paper/), labelled with the config, run label, eal_mode and select protocol.
-# Helpers: common.smk.
+# Input functions: common.smk.
 
 
 rule table:
     input:
         unpack(table_inputs),
     output:
-        csv=report(RESULTS + "/{table}.csv", category="Tables", labels={"table": "{table}"}),
-        md=RESULTS + "/{table}.md",
+        csv=report(f"{RESULTS}/{{table}}.csv", category="Tables", labels={"table": "{table}"}),
+        md=f"{RESULTS}/{{table}}.md",
     log:
         "logs/tables/{table}.log",
     benchmark:
         "benchmarks/tables/{table}.tsv"
-    threads: threads_of("default")
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("default")
     resources:
-        **request("default"),
+        **COMPUTE.request("default"),
     params:
         paper=paper_table,
     script:
@@ -24,6 +26,6 @@ rule table:
 
 rule all_tables:
     input:
-        all_tables(),
+        T.all_tables(config),
     output:
-        touch(RESULTS + "/all"),
+        touch(f"{RESULTS}/all"),

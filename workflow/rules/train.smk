@@ -3,25 +3,27 @@
 # and, once complete, metrics.json — written last, so a partial run never looks complete.
 # --restart: a run whose config or data changed (Snakemake re-runs it when its params change) is
 # discarded and trained afresh, never resumed across the change nor refused.
-# Helpers: common.smk (the run matrix itself lives in d2s/paper/runs.py).
+# Input functions: common.smk (the run matrix itself lives in d2s/paper/runs.py).
 
 
 rule train:
     input:
         unpack(train_inputs),
     output:
-        metrics=RUN_DIR + "/metrics.json",
-        predictions=RUN_DIR + "/predictions.csv",
+        metrics=f"{RUN_DIR}/metrics.json",
+        predictions=f"{RUN_DIR}/predictions.csv",
     log:
         "logs/train/{dataset}/{split}/{model}/{variant}/seed{seed}.log",
     benchmark:
         "benchmarks/train/{dataset}/{split}/{model}/{variant}/seed{seed}.tsv"
-    threads: threads_of("train")
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("train")
     resources:
-        **request("train"),
+        **COMPUTE.request("train"),
     params:
         d2s=D2S,
-        slot=gpu_slot("train"),
+        slot=COMPUTE.gpu_slot("train"),
         overrides=train_args,
         out=run_folder,
     shell:
@@ -32,24 +34,26 @@ rule train:
 rule evaluate_cross:
     input:
         source=cross_source,
-        ready=cross_ready,
+        ready=ready("target"),
     output:
-        metrics=RESULTS + "/cross/{target}/{model}/{variant}/seed{seed}/metrics.json",
+        metrics=f"{CROSS_DIR}/metrics.json",
     log:
         "logs/cross/{target}/{model}/{variant}/seed{seed}.log",
     benchmark:
         "benchmarks/cross/{target}/{model}/{variant}/seed{seed}.tsv"
-    threads: threads_of("evaluate_cross")
+    conda:
+        "../envs/d2s.yaml"
+    threads: COMPUTE.threads("evaluate_cross")
     resources:
-        **request("evaluate_cross"),
+        **COMPUTE.request("evaluate_cross"),
     params:
         d2s=D2S,
         checkpoint=cross_checkpoint,
-        dataset=cross_loader,
-        root=cross_root,
+        dataset=loader("target"),
+        root=root("target"),
         out=cross_folder,
-        device=eval_device,
-        slot=gpu_slot("evaluate_cross"),
+        device=TRAIN_DEVICE,
+        slot=COMPUTE.gpu_slot("evaluate_cross"),
     shell:
         "{params.slot} {params.d2s} evaluate {params.checkpoint:q} --dataset {params.dataset}"
         " --root {params.root:q} --out {params.out:q} --device {params.device} > {log:q} 2>&1"

@@ -113,9 +113,7 @@ def check_run(path: Path, text_encoder: str, device: str | None) -> dict:
         raise RehearsalError(f"{path}: no 'loaded' record (what the run loaded is unknown)")
     spec = model_spec(record["model"])
     sources = loaded.get("weights", [])
-    if "random" in sources or (
-        spec.trainable and record["model"] != "caption-only" and not sources
-    ):
+    if "random" in sources or (spec.trainable and spec.reads_images and not sources):
         raise RehearsalError(f"{path}: trunk weights {sources} are not the pretrained hub files")
     if loaded.get("weights_dtype") != "float32":
         raise RehearsalError(f"{path}: weights in {loaded.get('weights_dtype')}, not float32")

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 
 from d2s.paper.figures.style import COLUMN_WIDTH, color, demo_note, new_figure, place_labels
-from d2s.registry.models import model_specs
+from d2s.paper.models import TABLE1_ROWS
 
-#: Model name → its Table 1 row label (from the model table).
-DISPLAY = {spec.name: spec.table1_row for spec in model_specs() if spec.table1_row}
+#: Model name → its Table 1 row label.
+DISPLAY = TABLE1_ROWS
 
 
 def display(name: str) -> str:
