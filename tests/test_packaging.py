@@ -45,6 +45,7 @@ def test_console_command_is_installed():
 
 def test_packages_import():
     import d2s
+    import d2s.baselines
 
     assert d2s.__version__ and d2s.baselines.__doc__
 
