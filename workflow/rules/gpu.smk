@@ -1,6 +1,8 @@
 # One job per GPU on a workstation (d2s/devices.py; README "On a GPU workstation"). Snakemake's
 # `gpu` resource counts GPU jobs; `d2s gpu-slot` gives each its own device. Under SLURM each GPU
 # job asks --gpus=1 and the cluster isolates it, so neither applies there.
+import os
+
 from d2s.devices import visible_gpus
 
 RUNS_PER_GPU = COMPUTE.get("runs_per_gpu", 1)
@@ -27,7 +29,7 @@ def exclusive_threads(key):
     """Threads of a job that must run alone (the latency benchmark): every core of a local run,
     so nothing else is scheduled beside it; under SLURM its own threads on a node held
     exclusively (slurm_extra --exclusive)."""
-    return threads_of(key) if SLURM else workflow.cores
+    return threads_of(key) if SLURM else os.cpu_count() or 1  # capped at --cores by Snakemake
 
 
 def exclusive_request(key):
