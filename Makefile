@@ -68,7 +68,7 @@ rehearsal: setup $(REHEARSAL)/hub/.done $(REHEARSAL)/data/.done
 	$(REHEARSAL_DEVICE_FILE)
 	$(REHEARSAL_ENV) $(BIN)/snakemake --cores 2 --rerun-incomplete --show-failed-logs \
 		--configfile $(REHEARSAL_CONFIG) -- $(REHEARSAL_TARGETS)
-	$(REHEARSAL_ENV) $(BIN)/snakemake --configfile $(REHEARSAL_CONFIG) \
+	$(REHEARSAL_ENV) $(BIN)/snakemake --cores 2 --configfile $(REHEARSAL_CONFIG) \
 		--report results/rehearsal/report.html -- $(REHEARSAL_TARGETS)
 	$(REHEARSAL_ENV) $(BIN)/python -m d2s rehearse check --results results/rehearsal \
 		$(foreach f,$(REHEARSAL_CONFIG),--configfile $(f)) $(REHEARSAL_DEVICE_CHECK)

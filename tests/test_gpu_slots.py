@@ -48,7 +48,7 @@ rule train_job:
 
 rule bench_job:
     output: "rec/bench.txt"
-    threads: COMPUTE.exclusive_threads("benchmark_suite", workflow.cores)
+    threads: COMPUTE.exclusive_threads("benchmark_suite")
     resources: **COMPUTE.exclusive_request("benchmark_suite")
     params: slot=COMPUTE.gpu_slot("benchmark_suite")
     shell: "LAUNCHED=$(date +%s.%N) {{params.slot}} {python} record.py {{output}} {sleep}"

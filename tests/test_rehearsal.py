@@ -149,3 +149,34 @@ def test_check_names_the_paper_rules_that_never_ran(tmp_path, monkeypatch):
     monkeypatch.setattr(coverage, "rehearsal_rules", lambda overlays, targets: {"train": 1})
     with pytest.raises(RehearsalError, match="never ran in the rehearsal: table"):
         coverage.check(tmp_path / "results", [str(overlay)])
+
+
+def test_the_rehearsal_summary_reads_every_overlay(monkeypatch):
+    """Snakemake keeps only the last of repeated --configfile flags: the overlays go in one."""
+    from d2s.ops.rehearsal import coverage
+
+    seen = []
+    header = "output_file\tdate\trule\n"
+    monkeypatch.setattr(coverage, "_snakemake", lambda args: seen.append(args) or header)
+    coverage.rehearsal_rules(["a.yaml", "b.yaml"], ["results/rehearsal/all"])
+    (args,) = seen
+    assert args.count("--configfile") == 1
+    assert args[args.index("--configfile") + 1 : args.index("--configfile") + 3] == [
+        "a.yaml",
+        "b.yaml",
+    ]
+
+
+def test_report_and_summary_need_no_cores(tmp_path):
+    """`snakemake --report` and `--summary` (README, the rehearsal check) build the DAG without
+    --cores; no rule may read the core count then."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--summary", "--configfile", "workflow/config/demo.yaml",
+         "--", "results/demo/all"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "output_file" in out.stdout

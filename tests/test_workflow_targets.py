@@ -5,6 +5,7 @@ table (d2s.paper.models) and the compute requests (d2s.ops.workflow)."""
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import yaml
@@ -111,7 +112,7 @@ def test_compute_requests_follow_the_config_and_the_cluster():
     assert local.request("train") == {"mem_mb": 2000, "runtime": 30, "gpu": 0}  # device: cpu
     assert local.gpu_slot("train") == "" and local.gpu_slot("benchmark_suite").startswith("d2s")
     assert local.threads("figure") == 1 and local.threads("data") == 1  # not listed: default
-    assert local.exclusive_threads("benchmark_suite", 8) == 8
+    assert local.exclusive_threads("benchmark_suite") == (os.cpu_count() or 1)  # capped at --cores
     assert local.exclusive_request("benchmark_suite")["gpu"] == 2
     cluster = {
         **demo,

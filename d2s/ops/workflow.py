@@ -11,6 +11,7 @@ Snakemake's ``gpu`` resource counts GPU jobs and ``d2s gpu-slot`` gives each its
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,11 +98,13 @@ class Compute:
         runs = self.config["compute"].get("runs_per_gpu", 1)
         return f"{self.d2s} gpu-slot --runs-per-gpu {runs} --"
 
-    def exclusive_threads(self, key: str, cores: int) -> int:
+    def exclusive_threads(self, key: str) -> int:
         """Threads of a job that must run alone (the latency benchmark): every core of a local
-        run, so nothing else is scheduled beside it; under SLURM its own threads on a node held
-        exclusively (``slurm_extra --exclusive``)."""
-        return self.threads(key) if self.slurm else cores
+        run, so nothing else is scheduled beside it (the machine's count, which Snakemake caps at
+        ``--cores``; reading ``workflow.cores`` would fail where no ``--cores`` is given, as in
+        ``--report`` and ``--summary``); under SLURM its own threads on a node held exclusively
+        (``slurm_extra --exclusive``)."""
+        return self.threads(key) if self.slurm else os.cpu_count() or 1
 
     def exclusive_request(self, key: str) -> dict[str, Any]:
         """Resources of a job that must run alone: every GPU slot and, under SLURM, a node."""

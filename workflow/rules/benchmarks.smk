@@ -17,7 +17,7 @@ rule benchmark_suite:
     conda:
         "../envs/d2s.yaml"
     # measured alone: every core (and every GPU slot) of a local run, a whole node under SLURM
-    threads: COMPUTE.exclusive_threads("benchmark_suite", workflow.cores)
+    threads: COMPUTE.exclusive_threads("benchmark_suite")
     resources:
         **COMPUTE.exclusive_request("benchmark_suite"),
     params:

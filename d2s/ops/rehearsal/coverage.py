@@ -92,9 +92,8 @@ def summary_rules(summary: str) -> dict[str, int]:
 
 
 def rehearsal_rules(overlays: Iterable[str], targets: Iterable[str]) -> dict[str, int]:
-    args = ["--summary"]
-    for overlay in overlays:
-        args += ["--configfile", overlay]
+    # one --configfile with every file: repeated, the last flag would replace the others
+    args = ["--summary", "--configfile", *overlays]
     return summary_rules(_snakemake([*args, "--", *targets]))
 
 
