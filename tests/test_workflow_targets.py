@@ -5,7 +5,6 @@ table (d2s.paper.models) and the compute requests (d2s.ops.workflow)."""
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
 import yaml
@@ -15,7 +14,7 @@ import d2s.paper.figure_inputs as F
 import d2s.paper.targets as T
 from d2s.inference.pyiqa import metric_names
 from d2s.ops.latency import LATENCY_SPECS
-from d2s.ops.workflow import Compute, slurm_problems, training_problems
+from d2s.ops.workflow import EVERY_CORE, Compute, slurm_problems, training_problems
 from d2s.paper.models import (
     LATENCY_RATIOS,
     TABLE1_ROWS,
@@ -112,7 +111,7 @@ def test_compute_requests_follow_the_config_and_the_cluster():
     assert local.request("train") == {"mem_mb": 2000, "runtime": 30, "gpu": 0}  # device: cpu
     assert local.gpu_slot("train") == "" and local.gpu_slot("benchmark_suite").startswith("d2s")
     assert local.threads("figure") == 1 and local.threads("data") == 1  # not listed: default
-    assert local.exclusive_threads("benchmark_suite") == (os.cpu_count() or 1)  # capped at --cores
+    assert local.exclusive_threads("benchmark_suite") == EVERY_CORE  # capped at --cores
     assert local.exclusive_request("benchmark_suite")["gpu"] == 2
     cluster = {
         **demo,

@@ -11,7 +11,6 @@ Snakemake's ``gpu`` resource counts GPU jobs and ``d2s gpu-slot`` gives each its
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,11 @@ GPU_RULES = {
     "captions": ("captions", "device"),
     "benchmark_suite": None,  # CUDA timings when a GPU is present, the CPU otherwise
 }
+
+#: Threads of a job that takes every core of a local run: Snakemake caps a job's threads at
+#: ``--cores`` (reading ``workflow.cores`` instead fails where no ``--cores`` is given, as in
+#: ``snakemake --report`` and ``--summary``).
+EVERY_CORE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -100,11 +104,9 @@ class Compute:
 
     def exclusive_threads(self, key: str) -> int:
         """Threads of a job that must run alone (the latency benchmark): every core of a local
-        run, so nothing else is scheduled beside it (the machine's count, which Snakemake caps at
-        ``--cores``; reading ``workflow.cores`` would fail where no ``--cores`` is given, as in
-        ``--report`` and ``--summary``); under SLURM its own threads on a node held exclusively
-        (``slurm_extra --exclusive``)."""
-        return self.threads(key) if self.slurm else os.cpu_count() or 1
+        run, so nothing else is scheduled beside it (:data:`EVERY_CORE`); under SLURM its own
+        threads on a node held exclusively (``slurm_extra --exclusive``)."""
+        return self.threads(key) if self.slurm else EVERY_CORE
 
     def exclusive_request(self, key: str) -> dict[str, Any]:
         """Resources of a job that must run alone: every GPU slot and, under SLURM, a node."""
