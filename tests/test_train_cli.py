@@ -1,6 +1,6 @@
 """``d2s train`` as a user runs it: the real command, progress on (the default), every model name.
 
-Also the released loop's batching (``drop_last=False``) and the fp32 prediction rule (issue 12).
+Also the released loop's batching (``drop_last=False``) and the fp32 prediction rule.
 """
 
 import json

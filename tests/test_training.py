@@ -1,6 +1,7 @@
 """The training engine on a tiny demo set: every variant learns, resume is exact, protocols hold."""
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -8,16 +9,18 @@ import pytest
 import torch
 from scipy.stats import pearsonr, spearmanr
 
+from d2s.baselines.icnet import ICNET_RECIPE, icnet_lr_lambda
 from d2s.checkpoint import CheckpointError, load_model, read_checkpoint
 from d2s.cli import main
 from d2s.core.outputs import OutputRefused
 from d2s.data import load_items
 from d2s.data.demo import make_demo
+from d2s.registry.models import model_names, model_spec
 from d2s.train.checks import ConfigError
 from d2s.train.config_file import load_config
 from d2s.train.data import image_transform
 from d2s.train.engine import Run, train
-from d2s.train.recipes import make_optimizer
+from d2s.train.recipes import RECIPES, make_optimizer
 from d2s.train.step import Placement, train_step
 from d2s.train.tasks import make_task
 
@@ -287,3 +290,29 @@ def test_config_file_presets_and_cli_errors(base, tmp_path, capsys):
     path.write_text("modle: d2s-r18\n")
     assert main(["train", "--config", str(path), "--out", str(tmp_path / "x")]) == 2
     assert f"{path}: unknown config key 'modle'" in capsys.readouterr().err
+
+
+def _cosine(epoch: int) -> float:
+    return 0.1 * (1 + math.cos(math.pi * epoch / 3)) / 2  # lr 0.1 to min_lr 0 over 3 epochs
+
+
+#: lr of each of 3 epochs × 4 steps: the d2s recipe's cosine steps after an epoch's last step,
+#: ICNet's warm-up and decay after every step (its lambda of the iteration).
+LR_STEPS = {
+    "d2s": [_cosine(step // 4) for step in range(12)],
+    "icnet": [0.1 * icnet_lr_lambda(ICNET_RECIPE, 4)(step) for step in range(12)],
+}
+
+
+@pytest.mark.parametrize("recipe", list(LR_STEPS))
+def test_each_recipe_steps_its_lr_schedule_per_epoch_or_per_iteration(base, recipe):
+    assert {model_spec(name).recipe for name in model_names()} <= set(RECIPES)
+    keys = dict(model="d2s-r18-gap", use_eal=False, use_fal=False, recipe=recipe, epochs=3)
+    config = load_config(overrides={**base, **keys, "lr": 0.1, "min_lr": 0.0})
+    optimizer, schedule = make_optimizer(config, make_task(config), steps_per_epoch=4)
+    seen = []
+    for _epoch in range(3):
+        for index in range(4):
+            seen.append(optimizer.param_groups[0]["lr"])
+            schedule.after_step(index)
+    assert seen == pytest.approx(LR_STEPS[recipe])

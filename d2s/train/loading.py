@@ -309,8 +309,7 @@ class DataPath:
         buffer = task.refresh_buffer() if task is not None else None
         planner = RefreshPlanner(buffer, cfg.refresh_steps) if buffer is not None else None
         generator = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch))
-        # A discarded draw before the shuffle: it keeps every seed's batches and worker seeds
-        # those the suite's recorded results were trained with (dropping it reshuffles them all).
+        # discarded draw: keeps each seed's batches and worker seeds those of the recorded results
         torch.empty((), dtype=torch.int64).random_(generator=generator)
         drop_last = self._drops_last(len(labels))
         requests = BatchRequests(len(labels), cfg.batch_size, drop_last, generator, planner)
