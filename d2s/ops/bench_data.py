@@ -2,7 +2,7 @@
 
 The images are written here, as IC9600-like JPEGs (1024×768, quality 90, a few hundred KB: smooth
 content plus fine texture, unlike the demo's tiny drawings), so the decode cost is realistic.
-Measured: the per-image decode path against the decoded-image cache, per worker; the
+Measured (issue 15): the per-image decode path against the decoded-image cache, per worker; the
 main process's time per step for the momentum model's refresh; and whole training steps, data
 included, of D2S (EAL with a full buffer, so every step refreshes ``len // refresh_steps``
 entries) against the vision-only ablation, through the engine's own loader and step; and the

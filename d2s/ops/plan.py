@@ -109,14 +109,12 @@ def run_hours(spec: RunSpec, config: dict, costs: dict) -> tuple[float, int]:
     from d2s.train.recipes import recipe_defaults
 
     # the model's recipe defaults (d2s/registry/models.py), then the run's own keys
-    known = spec.model in model_names()
-    recipe = model_spec(spec.model).recipe if known else TrainConfig.recipe
+    recipe = model_spec(spec.model).recipe if spec.model in model_names() else TrainConfig.recipe
     keys = {**recipe_defaults(recipe), **run_overrides(spec, config)}
     epochs = int(keys.get("epochs", TrainConfig.epochs))
     batch = int(keys.get("batch_size", TrainConfig.batch_size))
     size = int(keys.get("image_size", TrainConfig.image_size))
-    use_eal = bool(keys.get("use_eal", TrainConfig.use_eal))
-    eal = known and model_spec(spec.model).labels_eal_mode(use_eal)
+    eal = spec.model.startswith("d2s") and keys.get("use_eal", TrainConfig.use_eal)
     train, test = _split_sizes(spec, keys)
     steps = epochs * math.ceil(train / batch)
     own = costs.get("models", {}).get(spec.model)
