@@ -227,15 +227,14 @@ def test_momentum_precision_sets_the_mom_forward_only(model):
 def test_released_eal_weights_do_not_depend_on_momentum_precision():
     """Under eal_mode released the EAL term carries no gradient, so the MoM's precision changes
     the logged EAL value but not one weight of the online model."""
-    from d2s.method.objective import D2SObjective
-    from d2s.train.tasks import objective_config
+    from d2s.train.tasks import d2s_objective
 
     logged, weights = {}, {}
     for precision in ("fp32", "bf16"):
         torch.manual_seed(0)
         online = build("d2s-r18", proj_dim=512)
         config = TrainConfig(buffer_size=8, refresh_steps=4, momentum_precision=precision)
-        objective = D2SObjective(online, objective_config(config))
+        objective = d2s_objective(online, config)
         optimizer = torch.optim.AdamW(online.parameters(), lr=1e-3)
         gen = torch.Generator().manual_seed(1)
         store = torch.randn(16, 3, 32, 32, generator=gen)

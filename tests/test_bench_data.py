@@ -63,7 +63,7 @@ def test_tiny_refresh_comes_prefetched(tmp_path):
     write_jpegs(tmp_path, TINY["count"], TINY["jpeg"])
     run, task, _, _, split = d2s_and_vision(tmp_path, TINY)["d2s"]
     ms, refreshed = refresh_ms_per_step(run, task, split, steps=2)
-    assert refreshed == TINY["buffer"] // TINY["refresh_steps"] and run.refresh_misses == 0
+    assert refreshed == TINY["buffer"] // TINY["refresh_steps"] and run.data.refresh_misses == 0
     assert ms >= 0
 
 

@@ -11,10 +11,9 @@ import time
 
 import torch
 
-from d2s.method.objective import D2SObjective
 from d2s.registry import build
 from d2s.train.config import TrainConfig
-from d2s.train.tasks import objective_config
+from d2s.train.tasks import d2s_objective
 
 PAPER = dict(batch=32, size=128, buffer=2048, refresh_steps=50)  # 40 refreshed entries per step
 TINY = dict(batch=4, size=32, buffer=16, refresh_steps=4)
@@ -25,12 +24,11 @@ def make_step(kind: str, batch: int, size: int, buffer: int, refresh_steps: int)
     torch.manual_seed(0)
     aligned = kind == "d2s"
     model = build("d2s-r18", proj_dim=512 if aligned else None).train()
-    config = objective_config(
-        TrainConfig(
-            use_eal=aligned, use_fal=aligned, buffer_size=buffer, refresh_steps=refresh_steps
-        )
+    # a run's objective (its momentum precision too), with the setting's buffer and refresh
+    run = TrainConfig(
+        use_eal=aligned, use_fal=aligned, buffer_size=buffer, refresh_steps=refresh_steps
     )
-    objective = D2SObjective(model, config)
+    objective = d2s_objective(model, run)
     pool = torch.randn(64, 3, size, size)  # stands in for the decoded training images
     if aligned:  # steady state: full buffers, so every step refreshes len // refresh_steps
         ids = torch.randint(0, 64, (buffer,))

@@ -1,5 +1,5 @@
 """Every model ``d2s train`` trains must *learn*: on an easy target this test builds, a short run
-reaches a clear rank correlation and beats predicting the label mean (issue 16).
+reaches a clear rank correlation and beats predicting the label mean.
 
 The target is the image's brightness (a simple function of its pixels). Captions name the
 brightness level in words, so the caption-only model has an equally easy target. Images are

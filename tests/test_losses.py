@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from d2s.method.losses import LossWeights, energy_distance, entropy, info_nce, total_loss
+from d2s.method.losses import energy_distance, entropy, info_nce, total_loss
 from d2s.train.config import TrainConfig
-from d2s.train.tasks import objective_config
 
 
 def brute_entropy(row):
@@ -108,9 +107,7 @@ def test_info_nce_shape_mismatch_is_an_error():
         info_nce(torch.randn(4, 8), torch.randn(4, 7), 0.07)
 
 
-def test_total_loss_uses_paper_weights_by_default():
+def test_total_loss_is_eq11():
     mse, eal, fal = torch.tensor(0.3), torch.tensor(0.2), torch.tensor(4.0)
-    paper = objective_config(TrainConfig()).weights  # the configured defaults
-    assert total_loss(mse, eal, fal, paper).item() == pytest.approx(0.3 + 5 * 0.2 + 0.01 * 4.0)
-    custom = LossWeights(eal=1.0, fal=0.5)
-    assert total_loss(mse, eal, fal, custom).item() == pytest.approx(0.3 + 0.2 + 2.0)
+    assert total_loss(mse, eal, fal, 5.0, 0.01).item() == pytest.approx(0.3 + 5 * 0.2 + 0.01 * 4.0)
+    assert total_loss(mse, eal, fal, 1.0, 0.5).item() == pytest.approx(0.3 + 0.2 + 2.0)

@@ -1,22 +1,41 @@
 """The per-batch D2S objective: Eq. 11 composition, EAL modes and the ablation switches."""
 
-import dataclasses
+import inspect
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from d2s.method.losses import LossWeights, info_nce
+from d2s.method.losses import info_nce
 from d2s.method.objective import D2SObjective
 from d2s.registry import build
 from d2s.train.config import TrainConfig
-from d2s.train.tasks import objective_config
+from d2s.train.tasks import d2s_objective
+
+#: The paper's settings (Eq. 11 and Table 1's caption: λ = 5, γ = 0.01, M = 2048, refresh step
+#: 50, momentum 0.995; τ = 0.07), the released EAL, both alignment terms on.
+PAPER = dict(
+    use_eal=True,
+    use_fal=True,
+    eal_mode="released",
+    eal_weight=5.0,
+    fal_weight=0.01,
+    temperature=0.07,
+    buffer_size=2048,
+    momentum=0.995,
+    refresh_steps=50,
+)
 
 
-def paper_objective(weights=None, **changes):
-    """The objective of a run with the paper's settings except ``changes``."""
-    config = objective_config(TrainConfig(**changes))
-    return config if weights is None else dataclasses.replace(config, weights=weights)
+def test_the_defaults_are_the_papers_and_a_runs_keys_reach_the_objective():
+    defaults = inspect.signature(D2SObjective).parameters
+    for key, value in PAPER.items():
+        assert defaults[key].default == value, key
+        assert getattr(TrainConfig, key) == value, key  # a run's keys default to the same
+    changed = dict(eal_weight=1.5, fal_weight=0.5, temperature=0.1, eal_mode="online")
+    objective = d2s_objective(build("d2s-r18", proj_dim=512), TrainConfig(**changed))
+    assert (objective.eal_weight, objective.fal_weight) == (1.5, 0.5)
+    assert (objective.temperature, objective.eal_mode) == (0.1, "online")
 
 
 def _batch(step, batch=4):
@@ -38,8 +57,7 @@ def _grads(model):
 def test_total_is_eq11_and_released_eal_adds_no_gradient(eal_mode):
     torch.manual_seed(0)
     model = build("d2s-r18", proj_dim=512).eval()  # eval: identical forwards for the comparison
-    config = paper_objective(eal_mode=eal_mode, buffer_size=8, refresh_steps=4)
-    objective = D2SObjective(model, config)
+    objective = D2SObjective(model, eal_mode=eal_mode, buffer_size=8, refresh_steps=4)
     for step in range(2):
         out = objective(model, **_batch(step))
     assert out["eal"].item() > 0
@@ -63,7 +81,7 @@ def test_total_is_eq11_and_released_eal_adds_no_gradient(eal_mode):
 
 def test_vision_only_case_a_is_plain_mse():
     model = build("d2s-r18-gap").eval()
-    objective = D2SObjective(model, paper_objective(use_eal=False, use_fal=False))
+    objective = D2SObjective(model, use_eal=False, use_fal=False)
     batch = _batch(0)
     out = objective(model, batch["images"], batch["targets"])
     assert out["loss"].item() == pytest.approx(
@@ -75,8 +93,7 @@ def test_vision_only_case_a_is_plain_mse():
 
 def test_fal_only_and_custom_weights():
     model = build("d2s-r18", proj_dim=512).eval()
-    config = paper_objective(use_eal=False, weights=LossWeights(eal=0.0, fal=2.0))
-    objective = D2SObjective(model, config)
+    objective = D2SObjective(model, use_eal=False, eal_weight=0.0, fal_weight=2.0)
     batch = _batch(0)
     out = objective(model, **batch)
     with torch.no_grad():
@@ -90,9 +107,7 @@ def test_fal_only_and_custom_weights():
 def test_a_training_step_with_refresh_runs_and_moves_the_momentum_model():
     torch.manual_seed(0)
     model = build("d2s-r18", proj_dim=512)
-    objective = D2SObjective(
-        model, paper_objective(eal_mode="online", buffer_size=8, refresh_steps=2)
-    )
+    objective = D2SObjective(model, eal_mode="online", buffer_size=8, refresh_steps=2)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-3)
     store = torch.randn(16, 3, 64, 64)  # 2x2 maps: with 1x1 the attention has nothing to weigh
     mom_before = [p.clone() for p in objective.alignment.momentum_model.parameters()]

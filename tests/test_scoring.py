@@ -390,7 +390,7 @@ def test_train_checks_every_image_before_training(
     def started(*args, **kwargs):
         raise AssertionError("training started before every image was checked")
 
-    monkeypatch.setattr(Run, "_train_epoch", started)
+    monkeypatch.setattr(Run, "train_one_epoch", started)
     root, victim = demo_with_broken_test_image
     config = load_config(overrides=parse_overrides([f"root={root}", *TRAIN_ARGS]))
     with pytest.raises(DatasetError, match=victim.name):

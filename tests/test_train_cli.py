@@ -1,6 +1,6 @@
 """``d2s train`` as a user runs it: the real command, progress on (the default), every model name.
 
-Also the released loop's batching (``drop_last=False``) and the fp32 prediction rule (issue 12).
+Also the released loop's batching (``drop_last=False``) and the fp32 prediction rule.
 """
 
 import json
@@ -99,10 +99,14 @@ def test_progress_line_prints_whatever_terms_a_task_returns():
     assert format_terms({"loss": 0.25}) == "loss 0.2500"
 
 
-def _steps(config, count: int) -> int:
-    run = Run(config, "unused", progress=False)
-    items = load_items("ic9600", config.root, "train")[:count]
-    return len(run._loader(run._split("train", items, False), train=True))
+def _steps(config, items) -> int:
+    """Optimiser steps of an epoch on ``items``: the count the lr schedule is built with, which
+    is the number of steps the training loader yields."""
+    data = Run(config, "unused", progress=False).data
+    split = data.split("train", items, False)
+    steps = data.steps_per_epoch(split)
+    assert steps == len(data.train_loader(split, 0, None))
+    return steps
 
 
 def test_last_partial_batch_is_kept_by_default(demo):
@@ -110,13 +114,11 @@ def test_last_partial_batch_is_kept_by_default(demo):
     # SST@50 at batch 32: 2 optimiser steps per epoch, as the released loop takes
     items = load_items("ic9600", str(demo), "train")
     fifty = (items * 3)[:50]
-    config = load_config(overrides={**base, "batch_size": 32})
-    run = Run(config, "unused", progress=False)
-    assert len(run._loader(run._split("train", fifty, False), train=True)) == 2
+    assert _steps(load_config(overrides={**base, "batch_size": 32}), fifty) == 2
     dropped = load_config(overrides={**base, "batch_size": 32, "drop_last": True})
-    run = Run(dropped, "unused", progress=False)
-    assert len(run._loader(run._split("train", fifty, False), train=True)) == 1
-    assert _steps(load_config(overrides={**base, "batch_size": 10}), 24) == 3
+    assert _steps(dropped, fifty) == 1
+    assert _steps(dropped, items[:5]) == 1  # a lone partial batch is never dropped
+    assert _steps(load_config(overrides={**base, "batch_size": 10}), items[:24]) == 3
 
 
 def test_a_last_batch_of_one_image_trains(demo, tmp_path):
@@ -201,10 +203,3 @@ def test_cuda_precision_and_determinism_flags(demo):
         assert not torch.is_autocast_enabled("cuda")
     with Placement.of(bf16).autocast():
         assert torch.is_autocast_enabled("cuda")
-
-
-def test_old_eal_mode_name_is_refused_naming_the_new_one(demo):
-    from d2s.train.checks import ConfigError
-
-    with pytest.raises(ConfigError, match="renamed to 'online'"):
-        load_config(overrides=dict(root=str(demo), eal_mode="paper"))

@@ -1,6 +1,7 @@
 """The training engine on a tiny demo set: every variant learns, resume is exact, protocols hold."""
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -8,15 +9,18 @@ import pytest
 import torch
 from scipy.stats import pearsonr, spearmanr
 
+from d2s.baselines.icnet import ICNET_RECIPE, icnet_lr_lambda
 from d2s.checkpoint import CheckpointError, load_model, read_checkpoint
 from d2s.cli import main
 from d2s.core.outputs import OutputRefused
 from d2s.data import load_items
 from d2s.data.demo import make_demo
+from d2s.registry.models import model_names, model_spec
 from d2s.train.checks import ConfigError
 from d2s.train.config_file import load_config
 from d2s.train.data import image_transform
-from d2s.train.engine import Run, make_optimizer, train
+from d2s.train.engine import Run, train
+from d2s.train.recipes import RECIPES, make_optimizer
 from d2s.train.step import Placement, train_step
 from d2s.train.tasks import make_task
 
@@ -66,10 +70,10 @@ def test_a_few_steps_lower_the_training_loss(variant, base):
     config = load_config(overrides={**base, **VARIANTS[variant]})
     run = Run(config, "unused", progress=False)
     items = load_items("ic9600", config.root, "train")[:8]
-    split = run._split("train", items, config.needs_text)
+    split = run.data.split("train", items, config.needs_text)
     torch.manual_seed(0)
     task = make_task(config)
-    optimizer, scheduler, per_iteration = make_optimizer(config, task, steps_per_epoch=1)
+    optimizer, schedule = make_optimizer(config, task, steps_per_epoch=8)
     transform = image_transform(32, train=False)
     from d2s.data.torch_dataset import ImageDataset
 
@@ -80,11 +84,10 @@ def test_a_few_steps_lower_the_training_loss(variant, base):
     batch = placement.batch(images, targets, torch.arange(8), split)
     task.train()
     losses = []
-    for _ in range(8):
+    for step in range(8):  # one epoch of 8 steps, as the engine steps it
         parts = train_step(task, batch, optimizer, placement)
         losses.append(parts["loss"].item())
-        if per_iteration:
-            scheduler.step()
+        schedule.after_step(step)
         task.after_step(lambda ids: images[ids])
     assert all(np.isfinite(losses))
     assert losses[-1] < losses[0], losses
@@ -100,19 +103,19 @@ def test_resume_after_a_kill_equals_an_uninterrupted_run(base, tmp_path, monkeyp
     config = load_config(overrides=overrides)
     full = train(config, tmp_path / "full", progress=False)
 
-    real_epoch = Run._train_epoch
+    real_epoch = Run.train_one_epoch
 
     def killed_in_epoch_two(self, task, train_split, epoch, *args):
         if epoch == 1:
             raise KeyboardInterrupt("simulated kill")
         return real_epoch(self, task, train_split, epoch, *args)
 
-    monkeypatch.setattr(Run, "_train_epoch", killed_in_epoch_two)
+    monkeypatch.setattr(Run, "train_one_epoch", killed_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
         train(config, tmp_path / "resumed", progress=False)
     assert (tmp_path / "resumed" / "last.pt").exists()
     assert not (tmp_path / "resumed" / "metrics.json").exists()  # nothing looks complete
-    monkeypatch.setattr(Run, "_train_epoch", real_epoch)
+    monkeypatch.setattr(Run, "train_one_epoch", real_epoch)
     resumed = train(config, tmp_path / "resumed", progress=False)
 
     a, b = _weights(tmp_path / "full" / "last.pt"), _weights(tmp_path / "resumed" / "last.pt")
@@ -186,7 +189,7 @@ def test_a_complete_run_is_not_trained_again(base, tmp_path, monkeypatch):
     def must_not_train(*args):
         raise AssertionError("trained again")
 
-    monkeypatch.setattr(Run, "_train_epoch", must_not_train)
+    monkeypatch.setattr(Run, "train_one_epoch", must_not_train)
     assert train(config, tmp_path / "r", progress=False)["srcc"] == first["srcc"]
     changed = load_config(
         overrides={**base, "model": "d2s-r18-gap", "use_eal": False, "use_fal": False, "lr": 0.01}
@@ -287,3 +290,29 @@ def test_config_file_presets_and_cli_errors(base, tmp_path, capsys):
     path.write_text("modle: d2s-r18\n")
     assert main(["train", "--config", str(path), "--out", str(tmp_path / "x")]) == 2
     assert f"{path}: unknown config key 'modle'" in capsys.readouterr().err
+
+
+def _cosine(epoch: int) -> float:
+    return 0.1 * (1 + math.cos(math.pi * epoch / 3)) / 2  # lr 0.1 to min_lr 0 over 3 epochs
+
+
+#: lr of each of 3 epochs × 4 steps: the d2s recipe's cosine steps after an epoch's last step,
+#: ICNet's warm-up and decay after every step (its lambda of the iteration).
+LR_STEPS = {
+    "d2s": [_cosine(step // 4) for step in range(12)],
+    "icnet": [0.1 * icnet_lr_lambda(ICNET_RECIPE, 4)(step) for step in range(12)],
+}
+
+
+@pytest.mark.parametrize("recipe", list(LR_STEPS))
+def test_each_recipe_steps_its_lr_schedule_per_epoch_or_per_iteration(base, recipe):
+    assert {model_spec(name).recipe for name in model_names()} <= set(RECIPES)
+    keys = dict(model="d2s-r18-gap", use_eal=False, use_fal=False, recipe=recipe, epochs=3)
+    config = load_config(overrides={**base, **keys, "lr": 0.1, "min_lr": 0.0})
+    optimizer, schedule = make_optimizer(config, make_task(config), steps_per_epoch=4)
+    seen = []
+    for _epoch in range(3):
+        for index in range(4):
+            seen.append(optimizer.param_groups[0]["lr"])
+            schedule.after_step(index)
+    assert seen == pytest.approx(LR_STEPS[recipe])

@@ -40,7 +40,7 @@ def run(overrides, out, monkeypatch=None):
     trained = Run(load_config(overrides=overrides), out, progress=False)
     trained.train()
     state = torch.load(out / "last.pt", weights_only=False)["task"]
-    return state, trained.refresh_misses, pd.read_csv(out / "log.csv")
+    return state, trained.data.refresh_misses, pd.read_csv(out / "log.csv")
 
 
 @pytest.fixture(scope="module")
@@ -103,27 +103,23 @@ def test_device_cache_auto_takes_cuda_only_when_the_cache_fits(monkeypatch):
 
 
 def test_training_batches_keep_the_shuffle_order_of_the_per_item_loop(base, tmp_path):
-    """Same seed, same batches as the loop before the cache: a DataLoader(shuffle=True) iterated
-    through tqdm.auto (which makes one throwaway iterator, drawing one extra base seed)."""
+    """Same seed, same batches as the suite's recorded results were trained with: those of a
+    DataLoader(shuffle=True) iterated through tqdm.auto (whose throwaway iterator draws one base
+    seed first); the step count is the loader's."""
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
-    from d2s.train.engine import epoch_seed
+    from d2s.train.data import train_and_selection_items
+    from d2s.train.loading import epoch_seed
 
     trained = Run(load_config(overrides={**base, "image_cache": "off"}), tmp_path, progress=False)
-    train_items, _ = trained_items(trained)
-    split = trained._split("train", train_items, False)
+    train_items, _ = train_and_selection_items(trained.config)
+    split = trained.data.split("train", train_items, False)
     for epoch in (0, 1):
-        got = [p["ids"].tolist() for p in trained._train_loader(split, epoch, None)]
+        got = [step.ids.tolist() for step in trained.data.train_loader(split, epoch, None)]
+        assert len(got) == trained.data.steps_per_epoch(split)
         generator = torch.Generator().manual_seed(epoch_seed(trained.config.seed, epoch))
         legacy = DataLoader(
             range(len(train_items)), batch_size=8, shuffle=True, generator=generator
         )
         assert got == [b.tolist() for b in tqdm(legacy, disable=True)]
-
-
-def trained_items(trained):
-    from d2s.train.data import train_and_selection_items
-
-    trained.caches, trained.device_images = {}, None
-    return train_and_selection_items(trained.config)

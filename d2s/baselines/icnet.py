@@ -57,7 +57,7 @@ class ICNetRecipe:
     ``10..19`` at ``lr·gamma``, ``20..29`` at ``lr·gamma²`` — what ``MultiStepLR(milestones=(10,
     20))`` stepped once per epoch gives. ``score_weight``/``map_weight`` weigh the two MSE terms of
     :meth:`ICNet.loss`. ``lr``, ``batch_size``, ``epochs``, ``weight_decay``, ``img_size`` and
-    ``hflip`` are the ``icnet`` recipe's training defaults (``d2s.train.config.recipe_defaults``),
+    ``hflip`` are the ``icnet`` recipe's training defaults (``d2s.train.recipes.RECIPES``),
     ``momentum``, ``warmup_epochs``, ``milestones`` and ``gamma`` the engine's SGD and schedule.
     """
 

@@ -48,11 +48,10 @@ def run(args: argparse.Namespace) -> int:
     from d2s.data.demo import is_demo, make_demo
     from d2s.data.torch_dataset import ImageDataset
     from d2s.method.metrics import evaluate
-    from d2s.method.objective import D2SObjective
     from d2s.registry import build
     from d2s.text.clip import cached_text_features, load_text_encoder
     from d2s.train.config import TrainConfig
-    from d2s.train.tasks import objective_config
+    from d2s.train.tasks import d2s_objective
 
     started = time.time()
     torch.manual_seed(args.seed)
@@ -108,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     paper = TrainConfig(
         eal_mode=args.eal_mode, buffer_size=args.buffer_size, refresh_steps=args.refresh_steps
     )
-    objective = D2SObjective(model, objective_config(paper))
+    objective = d2s_objective(model, paper)
     optimizer = torch.optim.AdamW(model.parameters(), lr=paper.lr, weight_decay=paper.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, args.epochs, eta_min=paper.min_lr

@@ -5,8 +5,6 @@ Equation numbers refer to the D2S paper ("Describe-to-Score", see ``shared/paper
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
@@ -84,17 +82,18 @@ def info_nce(v: torch.Tensor, t: torch.Tensor, temperature: float) -> torch.Tens
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
-@dataclass(frozen=True)
-class LossWeights:
-    """Coefficients of Eq. 11: ``L = MSE + eal·L_eal + fal·L_fal`` (the paper's values are
-    ``TrainConfig.eal_weight`` and ``fal_weight``)."""
-
-    eal: float
-    fal: float
-
-
 def total_loss(
-    mse: torch.Tensor, eal: torch.Tensor, fal: torch.Tensor, weights: LossWeights
+    mse: torch.Tensor, eal: torch.Tensor, fal: torch.Tensor, eal_weight: float, fal_weight: float
 ) -> torch.Tensor:
-    """Eq. 11: ``mse + λ·eal + γ·fal`` (all scalars)."""
-    return mse + weights.eal * eal + weights.fal * fal
+    """The D2S objective of Eq. 11: ``L = L_mse + λ·L_eal + γ·L_fal``.
+
+    Args:
+        mse: the score's mean squared error, scalar.
+        eal: the entropy alignment loss (Eq. 7), scalar.
+        fal: the feature alignment loss (Eq. 10), scalar.
+        eal_weight: λ.
+        fal_weight: γ.
+    Returns:
+        scalar tensor.
+    """
+    return mse + eal_weight * eal + fal_weight * fal

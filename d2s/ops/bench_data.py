@@ -75,12 +75,13 @@ def decode_and_cache_datasets(items: list[Item], size: int, cache_dir: Path):
 
 
 def bench_run(root: Path, kind: str, size: int, batch: int, **overrides):
-    """A :class:`~d2s.train.engine.Run` on ``root`` with its caches open, its task, optimiser
-    and training split (random caption features: no text encoder runs), ready for
-    ``_train_epoch``. ``kind``: ``d2s`` (EAL + FAL, buffers full) or ``vision-only``."""
+    """A :class:`~d2s.train.engine.Run` on ``root`` with its caches open, its task, optimiser,
+    lr schedule and training split (random caption features: no text encoder runs), ready for
+    ``train_one_epoch``. ``kind``: ``d2s`` (EAL + FAL, buffers full) or ``vision-only``."""
     from d2s.train.config_file import load_config
     from d2s.train.data import Split, load_split_items
-    from d2s.train.engine import Run, make_optimizer
+    from d2s.train.engine import Run
+    from d2s.train.recipes import make_optimizer
     from d2s.train.tasks import make_task
 
     aligned = kind == "d2s"
@@ -99,7 +100,7 @@ def bench_run(root: Path, kind: str, size: int, batch: int, **overrides):
     )
     config = load_config(overrides={**keys, **overrides})
     run = Run(config, Path(root) / f"run-{kind}", progress=False)
-    run._open_caches(None, load_split_items(config, config.test_split))
+    run.data.open_caches(None, load_split_items(config, config.test_split))
     items = load_split_items(config, config.train_split)
     split = Split("train", items)
     torch.manual_seed(0)
@@ -112,19 +113,17 @@ def bench_run(root: Path, kind: str, size: int, batch: int, **overrides):
         ids = torch.randint(0, len(items), (capacity,))
         alignment.visual.push(torch.rand(capacity) + 5, ids)
         alignment.text.push(torch.rand(capacity) + 5, ids)
-    optimizer, scheduler, _ = make_optimizer(config, task, 1)
-    return run, task, optimizer, scheduler, split
+    optimizer, schedule = make_optimizer(config, task, run.data.steps_per_epoch(split))
+    return run, task, optimizer, schedule, split
 
 
-def epoch_step_ms(run, task, optimizer, scheduler, split, epoch: int = 0) -> dict[str, float]:
+def epoch_step_ms(run, task, optimizer, schedule, split, epoch: int = 0) -> dict[str, float]:
     """One epoch through the engine (its loader, step and refresh): mean ``data_ms`` and
     ``compute_ms`` per step, and ``step_ms`` (their sum, the wall time of a step)."""
-    run._train_split = split
-    fetch_images = run._refresh_images
-    sums = run._train_epoch(task, split, epoch, optimizer, scheduler, False, fetch_images)
+    sums = run.train_one_epoch(task, split, epoch, optimizer, schedule)
     timing = {"data_ms": sums["data_ms"], "compute_ms": sums["compute_ms"]}
     timing["step_ms"] = timing["data_ms"] + timing["compute_ms"]
-    timing["refresh_misses"] = run.refresh_misses
+    timing["refresh_misses"] = run.data.refresh_misses
     return timing
 
 
@@ -132,15 +131,14 @@ def refresh_ms_per_step(run, task, split, steps: int) -> tuple[float, int]:
     """Main-process time per step the engine spends getting the refresh's images (prefetched by
     the loader workers), and how many entries each step refreshed. The buffer does not advance
     here (no step runs), so the steps re-read the same predicted ids; fine for a timing."""
-    run._train_split, run.refresh_misses = split, 0
-    loader = run._train_loader(split, 0, task)
+    loader = run.data.train_loader(split, 0, task)
     spent, refreshed, done = 0.0, 0, 0
-    for payload in loader:
-        ids = payload.get("refresh_ids")
-        if ids is not None:
-            run._prefetched = (ids, payload["refresh_images"])
+    for step in loader:
+        if step.refresh is not None:
+            ids = step.refresh.ids
+            read = run.data.refresh_reader(step.refresh, split)  # what the step's after_step calls
             start = time.perf_counter()
-            images = run._refresh_images(ids)  # what the step's after_step calls
+            images = read(ids)
             spent += time.perf_counter() - start
             refreshed = max(refreshed, len(ids))
             assert images.shape[0] == len(ids)

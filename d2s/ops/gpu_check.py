@@ -87,10 +87,9 @@ def latency(profile: dict, device: torch.device) -> dict[str, dict]:
 
 def _make_step(kind: str, precision: str, profile: dict, images, pool: int, device):
     """One optimiser step of D2S-R18 (``d2s``: EAL + FAL, full buffers; or ``vision-only``)."""
-    from d2s.method.objective import D2SObjective
     from d2s.registry import build
     from d2s.train.config import TrainConfig
-    from d2s.train.tasks import objective_config
+    from d2s.train.tasks import d2s_objective
 
     torch.manual_seed(0)
     batch, aligned = profile["batch"], kind == "d2s"
@@ -103,8 +102,7 @@ def _make_step(kind: str, precision: str, profile: dict, images, pool: int, devi
         refresh_steps=profile["refresh_steps"],
         device=str(device),  # momentum_precision auto resolves for this device
     )
-    cfg = objective_config(run)
-    objective = D2SObjective(model, cfg).to(device)
+    objective = d2s_objective(model, run).to(device)
     if aligned:  # steady state: every step refreshes buffer // refresh_steps entries
         ids = torch.randint(0, pool, (profile["buffer"],), device=device)
         values = torch.rand(profile["buffer"], device=device) + 5
@@ -162,10 +160,10 @@ def model_steps(profile: dict, device: torch.device) -> dict[str, Any]:
     lighter than in steady state: the D2S-R18 rows of :func:`training_steps` have that).
     """
     from d2s.registry.models import model_spec, trainable_models
-    from d2s.train.config import TrainConfig, recipe_defaults
+    from d2s.train.config import TrainConfig
     from d2s.train.config_file import load_config
-    from d2s.train.engine import make_optimizer
     from d2s.train.memory import synthetic_batch
+    from d2s.train.recipes import make_optimizer, recipe_defaults
     from d2s.train.step import Placement, train_step
     from d2s.train.tasks import make_task
 

@@ -112,7 +112,8 @@ def _split_sizes(spec: RunSpec, keys: dict) -> tuple[int, int]:
 def run_hours(spec: RunSpec, config: dict, costs: dict) -> tuple[float, int]:
     """Projected hours and optimiser steps of one training run."""
     from d2s.registry.models import model_names, model_spec
-    from d2s.train.config import TrainConfig, recipe_defaults
+    from d2s.train.config import TrainConfig
+    from d2s.train.recipes import recipe_defaults
 
     # the model's recipe defaults (d2s/registry/models.py), then the run's own keys
     recipe = model_spec(spec.model).recipe if spec.model in model_names() else TrainConfig.recipe

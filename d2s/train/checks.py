@@ -20,7 +20,6 @@ MAX_IMAGE_SIZE = 8192
 
 PRECISIONS = ("fp32", "bf16")
 SELECT_PROTOCOLS = ("test-plcc", "val")
-RECIPES = ("d2s", "icnet")
 CACHE_DEVICE_MODES = ("auto", "always", "never")
 
 

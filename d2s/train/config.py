@@ -2,8 +2,8 @@
 
 Every key is checked: an unknown key or a value of the wrong type stops the run with a message
 naming it. Defaults are the paper's D2S settings (docs/design.md §1); the defaults of the model's
-recipe (:func:`recipe_defaults`, e.g. ICNet's own, docs/design.md §2) apply unless the file or the
-command line sets the key.
+recipe (:data:`d2s.train.recipes.RECIPES`, e.g. ICNet's own, docs/design.md §2) apply unless the
+file or the command line sets the key.
 """
 
 from __future__ import annotations
@@ -193,30 +193,6 @@ class TrainConfig:
     def caption_control_label(self) -> str | None:
         """The ``caption_control`` a result records: only runs that train with captions have one."""
         return self.caption_control if self.needs_text else None
-
-
-def recipe_defaults(recipe: str) -> dict[str, Any]:
-    """Defaults a training recipe sets below the config file and the overrides.
-
-    ``d2s``: :class:`TrainConfig`'s own values. ``icnet``: ICNet's published recipe (Feng et al.,
-    2022; docs/design.md §2), read from :data:`d2s.baselines.icnet.ICNET_RECIPE` (its one statement;
-    the optimiser's momentum and the lr schedule are read there by the engine), with no alignment.
-    """
-    if recipe == "icnet":
-        from d2s.baselines.icnet import ICNET_RECIPE as icnet
-
-        return dict(
-            recipe="icnet",
-            lr=icnet.lr,
-            batch_size=icnet.batch_size,
-            epochs=icnet.epochs,
-            weight_decay=icnet.weight_decay,
-            image_size=icnet.img_size,
-            hflip=icnet.hflip,
-            use_eal=False,
-            use_fal=False,
-        )
-    return {}
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}

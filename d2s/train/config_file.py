@@ -14,7 +14,6 @@ from d2s.registry.models import model_names, model_spec
 from d2s.train.checks import (
     CACHE_DEVICE_MODES,
     PRECISIONS,
-    RECIPES,
     SELECT_PROTOCOLS,
     ConfigError,
     check_device,
@@ -22,8 +21,9 @@ from d2s.train.checks import (
     check_positive,
     check_text_features,
 )
-from d2s.train.config import TrainConfig, _check_keys, _coerce, recipe_defaults
+from d2s.train.config import TrainConfig, _check_keys, _coerce
 from d2s.train.controls import CAPTION_CONTROLS
+from d2s.train.recipes import RECIPES, recipe_defaults
 
 
 def _read_yaml(path: Path) -> Any:
@@ -79,7 +79,7 @@ def validate(config: TrainConfig) -> None:
     one_of("precision", PRECISIONS)
     one_of("momentum_precision", MOMENTUM_PRECISIONS)
     one_of("select", SELECT_PROTOCOLS)
-    one_of("recipe", RECIPES)
+    one_of("recipe", tuple(RECIPES))
     one_of("image_cache_device", CACHE_DEVICE_MODES)
     one_of("caption_control", CAPTION_CONTROLS)
     one_of("grad_checkpointing", ("auto", "always", "never"))

@@ -1,16 +1,18 @@
-"""The training data path: whole batches, with the momentum model's refresh images, from the loader.
+"""The run's data path: its splits, caches and loaders; whole training steps from the loader.
 
 The momentum model re-reads ``len // refresh_steps`` old buffer entries after every step
 (docs/design.md §1). Reading them in the main process after the step would put image work on
 the critical path (about 570 ms per step at 512 px from JPEGs). Instead the sampler *predicts*
 which ids the refresh after each step will ask for — it replays the visual buffer's own ``push``
 and ``next_refresh_slots`` on a copy, taken when the epoch's loader is made — and the loader
-(its workers, when ``num_workers > 0``) prepares those images together with the batch. The engine
-checks the prediction against the ids the refresh really asks for and falls back to reading them
-itself on a mismatch, so the prediction only ever affects speed, never the result.
+(its workers, when ``num_workers > 0``) prepares those images together with the batch: each step
+comes as one :class:`StepRecord`. :meth:`DataPath.refresh_reader` checks the prediction against
+the ids the refresh really asks for and falls back to reading them itself on a mismatch, so the
+prediction only ever affects speed, never the result.
 
-With ``num_workers = 0`` the flips are drawn in the same order as before (the batch's items, then
-the refresh's), so results are those of the per-item path.
+With ``num_workers = 0`` the flips are drawn in the order of the per-item path (the batch's
+items, then the refresh's), so results are bitwise those of a loop that reads each image when it
+needs it.
 
 Two payload kinds travel through the loader: host images (float tensors, made from the PIL path
 or the decoded-image cache) or, when the cache is resident on the device, just rows and flip
@@ -20,22 +22,31 @@ draws, turned into images by :class:`DeviceImages` on the device.
 from __future__ import annotations
 
 import copy
-import time
+import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, Sampler
 
 from d2s.train.data import (
+    Split,
+    attach_text,
     cached_image_transform,
     image_transform,
     normalize_batch,
     open_split_cache,
+    read_captions,
 )
 
 if TYPE_CHECKING:
-    from d2s.train.data import Split
-    from d2s.train.tasks import Task
+    from d2s.train.config import TrainConfig
+    from d2s.train.step import Placement
+    from d2s.train.tasks import Batch, Task
+
+#: A step's images as the loader hands them over: ``(B, 3, S, S)`` floats on the host, or, with
+#: the cache on the device, its ``rows`` and ``flips`` (:class:`FlipDraws`).
+Payload = torch.Tensor | dict[str, torch.Tensor]
 
 
 class Request(NamedTuple):
@@ -96,8 +107,25 @@ class FlipDraws:
         return {"rows": self.rows[list(indices)], "flips": torch.tensor(flips, dtype=torch.bool)}
 
 
+class Refresh(NamedTuple):
+    """The images the refresh after a step is predicted to re-read, and their buffer ids."""
+
+    ids: torch.Tensor  # (K,)
+    images: Payload
+
+
+class StepRecord(NamedTuple):
+    """One training step as the loader yields it: the batch's images, targets ``(B,)`` and
+    dataset ids ``(B,)``, and the predicted refresh (None: no refresh predicted)."""
+
+    images: Payload
+    targets: torch.Tensor
+    ids: torch.Tensor
+    refresh: Refresh | None
+
+
 class TrainingBatches(Dataset):
-    """Maps a :class:`Request` to the step's payload dict (used with ``batch_size=None``).
+    """Maps a :class:`Request` to its :class:`StepRecord` (used with ``batch_size=None``).
 
     ``images`` is a dataset of ``(image, label, index)`` triples (host path), or ``None`` with
     ``device_rows`` set (device-resident cache: rows and flips travel, not pixels).
@@ -109,26 +137,25 @@ class TrainingBatches(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def _load(self, indices: tuple[int, ...]):
+    def _load(self, indices: tuple[int, ...]) -> Payload:
         if self.device_rows is not None:
             return self.device_rows(indices)
         return torch.stack([self.images[i][0] for i in indices])
 
-    def __getitem__(self, request: Request) -> dict:
-        out = {
-            "images": self._load(request.indices),
-            "targets": self.labels[list(request.indices)],
-            "ids": torch.tensor(request.indices, dtype=torch.long),
-        }
+    def __getitem__(self, request: Request) -> StepRecord:
+        images = self._load(request.indices)  # the batch's flips are drawn before the refresh's
+        targets = self.labels[list(request.indices)]
+        ids = torch.tensor(request.indices, dtype=torch.long)
+        refresh = None
         if request.refresh:
-            out["refresh_images"] = self._load(request.refresh)
-            out["refresh_ids"] = torch.tensor(request.refresh, dtype=torch.long)
-        return out
+            refresh_images = self._load(request.refresh)
+            refresh = Refresh(torch.tensor(request.refresh, dtype=torch.long), refresh_images)
+        return StepRecord(images, targets, ids, refresh)
 
 
 class DeviceImages:
     """A decoded-image cache held on the device: flip and normalisation happen there, so no
-    host decoding and no host-to-device image copy per step (issue 15, item 3)."""
+    host decoding and no host-to-device image copy per step."""
 
     def __init__(self, pixels: torch.Tensor) -> None:
         self.pixels = pixels  # (N, 3, S, S) uint8 on the device
@@ -173,18 +200,40 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 10_007 + epoch
 
 
-class DataPath:
-    """The run's data path (a mixin of :class:`d2s.train.engine.Run`): its caches, the
-    evaluation and training loaders, and the refresh's image reads. Needs ``config``,
-    ``placement``, ``progress`` and ``cuda`` on the instance."""
+def batch_count(size: int, batch_size: int, drop_last: bool) -> int:
+    """Batches of an epoch of ``size`` items: the last partial one is kept unless ``drop_last``
+    (and never dropped when it is the only one)."""
+    if drop_last and size >= batch_size:
+        return size // batch_size
+    return math.ceil(size / batch_size)
 
-    def _open_caches(self, selection_items, test_items) -> None:
+
+class DataPath:
+    """What a run reads and how: its splits with their caption features, the decoded-image
+    caches (``caches``: split name → cache; ``device_images`` when the training cache is held on
+    the device), the evaluation loaders, the training loader of whole steps, and the refresh's
+    fallback reads (``refresh_misses``, per epoch)."""
+
+    def __init__(self, config: TrainConfig, placement: Placement, progress: bool) -> None:
+        self.config, self.placement, self.progress = config, placement, progress
+        use_captions = config.captions and not config.text_features
+        self.captions = read_captions(config.captions) if use_captions else None
+        self.caches: dict = {}
+        self.device_images: DeviceImages | None = None
+        self.refresh_misses = 0
+
+    def split(self, name: str, items, with_text: bool) -> Split:
+        """``items`` as the split ``name`` (train, val or test), with their caption features."""
+        split = Split(name, list(items))
+        if with_text:
+            attach_text(split, self.captions, self.config)
+        return split
+
+    def open_caches(self, selection_items, test_items) -> None:
         """Open (building when missing or stale) the decoded-image caches the run reads while it
-        trains; ``self.caches`` maps the run's split names to them (empty with image_cache: off).
-        Under ``select: val`` the test split's cache is opened only at the end (:meth:`_finish`).
-        """
+        trains (none with image_cache: off). Under ``select: val`` the test split's cache is
+        opened only at the end (:meth:`open_test_cache`)."""
         cfg = self.config
-        self.caches, self.device_images = {}, None
         train_cache = open_split_cache(cfg, cfg.train_split, progress=self.progress)
         if train_cache is None:
             return
@@ -199,65 +248,71 @@ class DataPath:
         else:
             self.caches["test"] = open_split_cache(cfg, cfg.test_split, test_items, self.progress)
 
-    def _admit_device_cache(self, reserve: int) -> None:
+    def open_test_cache(self, test_items) -> None:
+        """The test split's cache, when the run reads caches and it is not open yet."""
+        if self.caches and "test" not in self.caches:
+            cfg = self.config
+            self.caches["test"] = open_split_cache(cfg, cfg.test_split, test_items, self.progress)
+
+    def admit_device_cache(self, reserve: int) -> None:
         """Hold the training cache on the device when it fits beside the placed model and the
         step's peak ``reserve`` (bytes); called once both are counted."""
         cache = self.caches.get("train")
         mode = self.config.image_cache_device
-        if cache is not None and resident_on_device(mode, cache.nbytes, self.device, reserve):
-            self.device_images = DeviceImages.from_cache(cache, self.device)
+        device = self.placement.device
+        if cache is not None and resident_on_device(mode, cache.nbytes, device, reserve):
+            self.device_images = DeviceImages.from_cache(cache, device)
 
-    def _images(self, split: Split, train: bool):
+    def images(self, split: Split, train: bool):
         """``(image, label, index)`` triples of ``split``: from its cache, or decoded per image."""
         from d2s.data.torch_dataset import CachedImageDataset, ImageDataset
 
         cfg = self.config
-        cache = getattr(self, "caches", {}).get(split.name)
+        cache = self.caches.get(split.name)
         if cache is not None:
             transform = cached_image_transform(train, cfg.hflip)
             return CachedImageDataset(cache, split.items, transform)
         return ImageDataset(split.items, image_transform(cfg.image_size, train, cfg.hflip))
 
-    def _loader(self, split: Split, train: bool, epoch: int = 0, task: Task | None = None):
-        """The training steps of an epoch (``train``), or the evaluation batches of ``split``."""
-        if train:
-            return self._train_loader(split, epoch, task)
+    def eval_loader(self, split: Split) -> DataLoader:
+        """The evaluation batches of ``split``, in order."""
         cfg = self.config
-        dataset = self._images(split, False)
         return DataLoader(
-            dataset,
+            self.images(split, False),
             batch_size=cfg.eval_batch_size,
             num_workers=cfg.num_workers,
             # its own generator: the loader's seed draw must not advance the global RNG
-            generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)),
-            pin_memory=self.cuda,
+            generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, 0)),
+            pin_memory=self.placement.cuda,
         )
 
-    def _train_loader(self, split: Split, epoch: int, task: Task | None) -> DataLoader:
-        """Whole training steps (batch plus predicted refresh images), see :mod:`.loading`."""
+    def _drops_last(self, size: int) -> bool:
+        # the released loop keeps the last partial batch (drop_last=False)
+        return self.config.drop_last and size >= self.config.batch_size
+
+    def steps_per_epoch(self, split: Split) -> int:
+        """Optimiser steps of an epoch on ``split`` (the training loader's length, at least 1)."""
+        size = len(split.items)
+        return max(1, batch_count(size, self.config.batch_size, self._drops_last(size)))
+
+    def train_loader(self, split: Split, epoch: int, task: Task | None) -> DataLoader:
+        """The :class:`StepRecord` of every training step of ``epoch``; ``task``'s refresh buffer
+        (if any) predicts each step's refresh ids."""
         cfg = self.config
-        images = self._images(split, True)
+        self.refresh_misses = 0
+        images = self.images(split, True)
         labels = torch.tensor([item.label for item in split.items], dtype=torch.float32)
         device_rows = None
-        if getattr(self, "device_images", None) is not None:
+        if self.device_images is not None:
             rows = torch.from_numpy(images.rows)
             device_rows, images = FlipDraws(rows, cfg.hflip), None
         buffer = task.refresh_buffer() if task is not None else None
         planner = RefreshPlanner(buffer, cfg.refresh_steps) if buffer is not None else None
         generator = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch))
-        # The pre-cache loop wrapped its DataLoader in tqdm.auto, whose constructor makes (and
-        # drops) one iterator: that drew one extra base seed from the epoch's generator before the
-        # loop's own iterator drew its base seed and the shuffle. Drawing it here keeps the shuffle
-        # order (and the workers' seeds) of every seed exactly those of the earlier runs.
+        # discarded draw: keeps each seed's batches and worker seeds those of the recorded results
         torch.empty((), dtype=torch.int64).random_(generator=generator)
-        requests = BatchRequests(
-            len(labels),
-            cfg.batch_size,
-            # the released loop keeps the last partial batch (drop_last=False)
-            cfg.drop_last and len(labels) >= cfg.batch_size,
-            generator,
-            planner,
-        )
+        drop_last = self._drops_last(len(labels))
+        requests = BatchRequests(len(labels), cfg.batch_size, drop_last, generator, planner)
         return DataLoader(
             TrainingBatches(images, labels, device_rows),
             batch_size=None,
@@ -265,39 +320,37 @@ class DataPath:
             # the per-item workers (rows and flips only on the device path: no pixels to prepare)
             num_workers=0 if device_rows is not None else cfg.num_workers,
             generator=generator,
-            pin_memory=self.cuda,
+            pin_memory=self.placement.cuda,
         )
 
-    def _to_device(self, payload) -> torch.Tensor:
-        if getattr(self, "device_images", None) is not None:
+    def to_device(self, payload: Payload) -> torch.Tensor:
+        """A payload's images on the device (made there from rows and flips on the device path)."""
+        if self.device_images is not None:
             return self.device_images(payload)
         return payload.to(self.placement.device, non_blocking=True)
 
-    def _refresh_images(self, ids: torch.Tensor) -> torch.Tensor:
-        """The momentum model's re-read of refreshed entries, with the training transform
-        (docs/design.md §1). The loader prepared them with the batch (:mod:`.loading`); reading
-        them here is the fallback should the prediction ever differ (counted)."""
-        prefetched = getattr(self, "_prefetched", None)
-        if prefetched is not None and torch.equal(prefetched[0], ids.cpu()):
-            return self._to_device(prefetched[1])
-        self.refresh_misses = getattr(self, "refresh_misses", 0) + 1
-        train = self._train_split
-        if getattr(self, "device_images", None) is not None:
-            payload = FlipDraws(torch.from_numpy(self._images(train, True).rows), self.config.hflip)
-            return self._to_device(payload(tuple(ids.tolist())))
-        train_set = self._images(train, True)
-        return torch.stack([train_set[int(i)][0] for i in ids.tolist()]).to(self.device)
+    def batch(self, step: StepRecord, split: Split) -> Batch:
+        """The step's batch on the device, with the caption features of its ids."""
+        return self.placement.batch(self.to_device(step.images), step.targets, step.ids, split)
 
-    def _timed(self, fetch_images):
-        """``fetch_images`` that adds its time (image reads, not the momentum forward) to the
-        step's data time."""
+    def refresh_reader(
+        self, refresh: Refresh | None, split: Split
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The momentum model's re-read of refreshed entries of ``split``, with the training
+        transform (docs/design.md §1): the images the loader prepared with the step when their ids
+        are those asked for, else read here (the fallback, counted in ``refresh_misses``)."""
 
-        def timed(ids: torch.Tensor) -> torch.Tensor:
-            started = time.perf_counter()
-            images = fetch_images(ids)
-            if self.cuda:
-                torch.cuda.synchronize(self.device)
-            self._refresh_s += time.perf_counter() - started
-            return images
+        def read(ids: torch.Tensor) -> torch.Tensor:
+            if refresh is not None and torch.equal(refresh.ids, ids.cpu()):
+                return self.to_device(refresh.images)
+            self.refresh_misses += 1
+            if self.device_images is not None:
+                payload = FlipDraws(
+                    torch.from_numpy(self.images(split, True).rows), self.config.hflip
+                )
+                return self.to_device(payload(tuple(ids.tolist())))
+            train_set = self.images(split, True)
+            images = torch.stack([train_set[int(i)][0] for i in ids.tolist()])
+            return images.to(self.placement.device)
 
-        return timed
+        return read

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from d2s.train.checks import ConfigError
+from d2s.train.recipes import RECIPES
 
 if TYPE_CHECKING:
     from d2s.train.config import TrainConfig
@@ -138,9 +139,9 @@ def _peak_bytes(task: Task, batch: int, size: int, placement: Placement) -> int:
 
 
 def optimizer_bytes(task: Task, recipe: str) -> int:
-    """The optimiser's state: AdamW two moments per parameter, SGD with momentum one."""
+    """The optimiser's state: the recipe's state copies of every trainable parameter."""
     params = sum(p.numel() * p.element_size() for p in task.model.parameters() if p.requires_grad)
-    return params * (1 if recipe == "icnet" else 2)
+    return params * RECIPES[recipe].state_copies
 
 
 def step_memory(task: Task, config: TrainConfig, placement: Placement) -> dict[str, int]:

@@ -61,6 +61,11 @@ class Placement:
     def cuda(self) -> bool:
         return self.device.type == "cuda"
 
+    def synchronize(self) -> None:
+        """Wait for the work queued on the device (nothing to wait for on the CPU)."""
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
+
     @property
     def _channels_last(self) -> bool:
         return self.cuda and self.channels_last

@@ -13,15 +13,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from d2s.method.alignment import momentum_dtype
-from d2s.method.losses import LossWeights
-from d2s.method.objective import D2SObjective, ObjectiveConfig
+from d2s.method.objective import D2SObjective
 from d2s.registry import build, model_spec
 from d2s.registry.models import IMAGES, Inputs, trainable_models
 from d2s.train.config import TrainConfig
 
 Batch = dict[str, torch.Tensor]
 
-__all__ = ["TASKS", "Task", "make_task", "objective_config", "predict_batch", "trainable_models"]
+__all__ = ["TASKS", "Task", "d2s_objective", "make_task", "predict_batch", "trainable_models"]
 
 
 def predict_batch(model: nn.Module, batch: Batch, inputs: Inputs = IMAGES) -> torch.Tensor:
@@ -29,13 +28,15 @@ def predict_batch(model: nn.Module, batch: Batch, inputs: Inputs = IMAGES) -> to
     return model(*(batch[key] for key in inputs))
 
 
-def objective_config(config: TrainConfig) -> ObjectiveConfig:
-    """The D2S objective's switches and coefficients of a run (Eq. 11, Table 5's switches)."""
-    return ObjectiveConfig(
+def d2s_objective(model: nn.Module, config: TrainConfig) -> D2SObjective:
+    """The D2S objective (Eq. 11) of a run: its switches, coefficients and EAL settings."""
+    return D2SObjective(
+        model,
         use_eal=config.use_eal,
         use_fal=config.use_fal,
         eal_mode=config.eal_mode,
-        weights=LossWeights(eal=config.eal_weight, fal=config.fal_weight),
+        eal_weight=config.eal_weight,
+        fal_weight=config.fal_weight,
         temperature=config.temperature,
         buffer_size=config.buffer_size,
         momentum=config.momentum,
@@ -84,7 +85,7 @@ class D2STask(Task):
             proj_dim=512 if aligned else None,
         )
         super().__init__(model)
-        self.objective = D2SObjective(model, objective_config(config))
+        self.objective = d2s_objective(model, config)
 
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         return self.objective(
