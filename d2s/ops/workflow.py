@@ -4,7 +4,7 @@ that stop the DAG build on a config the jobs could not run with.
 
 Threads, memory and runtime of each rule come from ``compute:`` (the paper config asks what the
 paper's runs need, the demo little); the SLURM profile adds only the cluster's facts (account,
-partitions) through ``slurm_*`` config keys (README "Running on SLURM"). On a workstation,
+partitions) through ``slurm_*`` config keys (docs/slurm-and-gpu.md, "On SLURM"). On a workstation,
 Snakemake's ``gpu`` resource counts GPU jobs and ``d2s gpu-slot`` gives each its own device
 (:mod:`d2s.core.devices`); under SLURM each GPU job asks ``--gpus=1`` and the cluster isolates it.
 """

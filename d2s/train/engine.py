@@ -125,7 +125,7 @@ class Run:
             raise TrainingDiverged(
                 f"{self.out}: the predictions on the {selection.name} split were constant in every "
                 f"epoch (the score head saturated), so no epoch can be selected; from random "
-                f"initialisation lower lr (README: 'When a run collapses')"
+                f"initialisation lower lr (docs/guarantees.md: 'When a run collapses')"
             )
         return best
 

@@ -119,7 +119,7 @@ class BaselineTask(Task):
 
     def init_from_labels(self, targets: torch.Tensor) -> None:
         # ICCORN starts from the training labels' prior instead of all-zero CORN logits, which
-        # decode to about 1/68 and barely move in a short run (see README, "ICCORN").
+        # decode to about 1/68 and barely move in a short run (docs/design.md §2.2).
         init_label_prior = getattr(self.model, "init_label_prior", None)
         if init_label_prior is not None:
             init_label_prior(targets)

@@ -264,18 +264,9 @@ def _fig7(inputs: Inputs):
     labels = np.array([item.label for item in items], dtype=np.float64)
     frame = channel_frequencies(acts, labels, k=20, n_boot=inputs.n_boot)
     fig = plot_channel_histogram(frame, acts.shape[1], run_label=inputs.run_label)
-    return (
-        fig,
-        frame,
-        {
-            "sources": run_sources([ref]),
-            "notes": [
-                f"stage-4 channels averaged over space; |Pearson r| with the label; "
-                f"frequency over {inputs.n_boot} bootstrap resamples of the test set"
-            ],
-        },
-        None,
-    )
+    note = "stage-4 channels averaged over space; |Pearson r| with the label; frequency over "
+    note += f"{inputs.n_boot} bootstrap resamples of the test set"
+    return fig, frame, {"sources": run_sources([ref]), "notes": [note]}, None
 
 
 def _fig16(inputs: Inputs):
