@@ -82,14 +82,16 @@ def test_load_restores_the_trained_model(scorer, checkpoint):
     assert load(checkpoint.parent).image_size == 32
 
 
-def test_d2s_load_is_the_public_entry_point_and_import_d2s_stays_light():
-    """Needs the lazy ``d2s.__getattr__`` of the issue-9 report in d2s/__init__.py."""
+def test_d2s_load_is_the_public_entry_point_and_import_d2s_stays_light(checkpoint):
+    """``d2s.load`` scores like :func:`d2s.inference.scoring.load`; ``import d2s`` loads no torch."""
     import subprocess
     import sys
 
     import d2s
 
-    assert d2s.load is load
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 40, 40)
+    assert torch.equal(d2s.load(checkpoint).score(image), load(checkpoint).score(image))
     code = "import sys, d2s; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

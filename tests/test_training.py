@@ -93,43 +93,6 @@ def test_a_few_steps_lower_the_training_loss(variant, base):
     assert losses[-1] < losses[0], losses
 
 
-def _weights(path):
-    state = read_checkpoint(path)
-    return state["task"] if state["kind"] == "state" else state["state_dict"]
-
-
-def test_resume_after_a_kill_equals_an_uninterrupted_run(base, tmp_path, monkeypatch):
-    overrides = {**base, "model": "d2s-r18", "eal_mode": "online", "epochs": 3}
-    config = load_config(overrides=overrides)
-    full = train(config, tmp_path / "full", progress=False)
-
-    real_epoch = Run.train_one_epoch
-
-    def killed_in_epoch_two(self, task, train_split, epoch, *args):
-        if epoch == 1:
-            raise KeyboardInterrupt("simulated kill")
-        return real_epoch(self, task, train_split, epoch, *args)
-
-    monkeypatch.setattr(Run, "train_one_epoch", killed_in_epoch_two)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, tmp_path / "resumed", progress=False)
-    assert (tmp_path / "resumed" / "last.pt").exists()
-    assert not (tmp_path / "resumed" / "metrics.json").exists()  # nothing looks complete
-    monkeypatch.setattr(Run, "train_one_epoch", real_epoch)
-    resumed = train(config, tmp_path / "resumed", progress=False)
-
-    a, b = _weights(tmp_path / "full" / "last.pt"), _weights(tmp_path / "resumed" / "last.pt")
-    assert a.keys() == b.keys()
-    for key in a:  # model, EAL buffers and momentum model: bitwise equal
-        assert torch.equal(a[key], b[key]), key
-    assert {k: full[k] for k in ("srcc", "plcc", "rmse", "rmae")} == {
-        k: resumed[k] for k in ("srcc", "plcc", "rmse", "rmae")
-    }
-    log = pd.read_csv(tmp_path / "resumed" / "log.csv")
-    assert log["epoch"].tolist() == [1, 2, 3]
-    assert {"mse", "eal", "fal", "lr", "sel_plcc"} <= set(log.columns)
-
-
 def test_outputs_are_labelled_and_predictions_match_metrics(base, tmp_path):
     out = tmp_path / "run"
     config = load_config(overrides={**base, "model": "d2s-r18", "seed": 826})

@@ -81,7 +81,7 @@ def marginal_ratio(
     time is used (the least disturbed by other work on the machine)."""
     n_small = len(list(small.glob("*.jpg")))
     n_large = len(list(large.glob("*.jpg")))
-    out = large.parent / "bench-scores.csv"
+    out = large.parent.parent / "bench-scores.csv"  # beside the image sets, never inside one
     seconds: dict[tuple[str, str], list[float]] = {}
     for _ in range(repeats):
         for kind in ("score", "decode"):

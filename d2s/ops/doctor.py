@@ -149,7 +149,7 @@ def check_disk(free: int, need: int, path: str, parts: str) -> Finding:
 
 def disk_need(config: dict) -> tuple[int, str]:
     """Bytes the config's matrix will write that are not on disk yet, and what they are."""
-    from d2s.ops.plan import SPLIT_SIZES, image_cache_runs, matrix_runs
+    from d2s.ops.plan import SPLIT_SIZES, image_cache_runs, matrix_datasets, matrix_runs
 
     res = Path(config.get("resources", "resources"))
     sets = config.get("datasets") or {}
@@ -169,10 +169,13 @@ def disk_need(config: dict) -> tuple[int, str]:
     existing = res / "cache" / "images"
     if existing.is_dir():
         caches = max(0, caches - sum(f.stat().st_size for f in existing.rglob("*") if f.is_file()))
+    used = matrix_datasets(config)
     downloads = sum(
         gib * GIB
         for name, gib in DOWNLOAD_GIB.items()
-        if not subset(name) and not (res / "datasets" / name / ".d2s-verified.json").exists()
+        if name in used
+        and not subset(name)
+        and not (res / "datasets" / name / ".d2s-verified.json").exists()
     )
     results = Path(config.get("results", "results"))
     runs = [

@@ -219,6 +219,18 @@ def matrix_runs(config: dict) -> list[RunSpec]:
     return runs
 
 
+def matrix_datasets(config: dict) -> set[str]:
+    """Every dataset the workflow's tables train or evaluate on (Table 3's targets included)."""
+    names: set[str] = set()
+    for table in TABLES:
+        if table in config.get("experiments", {}):
+            for cell in table_cells(table, config):
+                spec = cell.spec
+                names.add(spec.target if isinstance(spec, CrossSpec) else spec.dataset)
+                names.add(spec.source.dataset if isinstance(spec, CrossSpec) else spec.dataset)
+    return names
+
+
 def image_cache_runs(config: dict) -> dict[tuple[str, str, int], RunSpec]:
     """One run per (dataset, split, image size) of the matrix: the decoded-image caches the
     workflow builds (workflow/rules/cache.smk), each with the keys of a run that reads it."""
